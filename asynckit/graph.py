@@ -1,0 +1,298 @@
+"""The dependency engine: find a task's inputs, count them down, run, finish.
+
+A task's inputs are the AsyncValues anywhere in its arguments. ``link``
+registers the task with each unsettled input and stores how many there are;
+each input's settle counts that down (``value._settle``) and the task becomes
+ready at zero. Nothing polls and nothing is re-queued: a chain of N tasks
+costs O(N).
+
+``run`` executes a ready task on the calling thread and ``finish``/``fail``
+settle it, after retries and flattening; both return the tasks that became
+ready, so a worker can run one of them next without a trip through a queue.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from time import perf_counter
+from typing import Any
+
+from .value import (
+    _lock, After, CANCELLED, DONE, FAILED, GATHER, HELD, Node, PROXY_TYPES, QUEUED,
+    RUNNING, settle,
+)
+
+# Types that can never contain an AsyncValue: the scan skips them at once.
+_ATOMS = frozenset({int, float, str, bytes, bool, type(None), complex, bytearray,
+                    range, type, memoryview})
+
+
+def find_inputs(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> list[Node] | None:
+    """The nodes of every AsyncValue in ``args``/``kwargs``, or None if there are none.
+
+    Looks inside lists, tuples (namedtuples too), dicts (keys and values), sets
+    and frozensets, and their subclasses, to any depth. Checks ``type()``
+    first: asking a proxy anything else would be a use, and block.
+    """
+    found: list[Node] | None = None
+    for arg in args:
+        kind = type(arg)
+        if kind in PROXY_TYPES:
+            if found is None:
+                found = [arg._self_task]
+            else:
+                found.append(arg._self_task)
+        elif kind not in _ATOMS:
+            found = _scan(arg, found, set())
+    if kwargs:
+        for arg in kwargs.values():
+            kind = type(arg)
+            if kind in PROXY_TYPES:
+                if found is None:
+                    found = [arg._self_task]
+                else:
+                    found.append(arg._self_task)
+            elif kind not in _ATOMS:
+                found = _scan(arg, found, set())
+    return found
+
+
+def _scan(obj: Any, found: list[Node] | None, seen: set[int]) -> list[Node] | None:
+    kind = type(obj)
+    if kind in PROXY_TYPES:
+        if found is None:
+            return [obj._self_task]
+        found.append(obj._self_task)
+        return found
+    if kind in _ATOMS:
+        return found
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        if id(obj) in seen:  # a container that contains itself
+            return found
+        seen.add(id(obj))
+        for item in obj:
+            found = _scan(item, found, seen)
+    elif isinstance(obj, dict):
+        if id(obj) in seen:
+            return found
+        seen.add(id(obj))
+        for key, item in obj.items():
+            found = _scan(key, found, seen)
+            found = _scan(item, found, seen)
+    return found
+
+
+def plain(obj: Any) -> Any:
+    """``obj`` with every AsyncValue replaced by its result (waiting if needed).
+
+    Containers that hold AsyncValues are rebuilt with their own type; others
+    are returned as they are (the same object), so a task that is handed a
+    list it should mutate gets that very list.
+    """
+    kind = type(obj)
+    if kind in PROXY_TYPES:
+        return obj.get()
+    if kind in _ATOMS:
+        return obj
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        items = [plain(item) for item in obj]
+        if all(new is old for new, old in zip(items, obj)):
+            return obj
+        if kind is list or kind is tuple or kind is set or kind is frozenset:
+            return kind(items)
+        if isinstance(obj, tuple):
+            if hasattr(obj, "_fields"):  # a namedtuple
+                return kind(*items)
+            return kind(items)
+        rebuilt = copy.copy(obj)  # a list or set subclass: keep its attributes
+        rebuilt.clear()
+        if isinstance(obj, list):
+            rebuilt.extend(items)
+        else:
+            rebuilt.update(items)
+        return rebuilt
+    if isinstance(obj, dict):
+        pairs = [(plain(key), plain(item)) for key, item in obj.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, obj.items())):
+            return obj
+        if kind is dict:
+            return dict(pairs)
+        rebuilt = copy.copy(obj)  # OrderedDict, defaultdict, …: keep the type
+        rebuilt.clear()
+        rebuilt.update(pairs)
+        return rebuilt
+    return obj
+
+
+def link(node: Node, inputs: list[Node], after: Node | None = None) -> bool:
+    """Register ``node`` with its unsettled inputs. True if it is ready now.
+
+    ``after`` is a ``chain`` predecessor: waited for, its outcome ignored.
+    A node with an input that has already failed is failed here, at once.
+    """
+    failed = None
+    with _lock:
+        pending = 0
+        for inner in inputs:
+            state = inner.state
+            if state < DONE:
+                if inner.dependents is None:
+                    inner.dependents = [node]
+                else:
+                    inner.dependents.append(node)
+                pending += 1
+            elif state != DONE and failed is None:
+                failed = inner
+        if after is not None and after.state < DONE:
+            edge = After(node)
+            if after.dependents is None:
+                after.dependents = [edge]
+            else:
+                after.dependents.append(edge)
+            pending += 1
+        node.pending = pending
+        node.inputs = tuple(inputs) if after is None else (*inputs, after)
+        if failed is None and pending == 0:
+            spec = node.spec
+            node.state = HELD if spec is not None and spec.limiter is not None else QUEUED
+            return True
+    if failed is not None:
+        start_all(settle(node, None, failed.error, failed))
+    return False
+
+
+def start(node: Node) -> None:
+    """Hand a ready node to its backend, through its ``limit`` gate if it has one."""
+    spec = node.spec
+    if spec is not None and spec.limiter is not None:
+        spec.limiter.admit(node)
+    else:
+        node.backend.start(node)
+
+
+def start_all(ready: list[Node]) -> None:
+    for node in ready:
+        start(node)
+
+
+def claim(node: Node) -> bool:
+    """Move a QUEUED node to RUNNING; False if someone else got it first."""
+    with _lock:
+        if node.state != QUEUED:
+            return False
+        node.state = RUNNING
+        return True
+
+
+def run(node: Node) -> list[Node]:
+    """Claim and run a task on this thread; return the tasks that became ready."""
+    with _lock:
+        if node.state != QUEUED:
+            return []
+        node.state = RUNNING
+    args = node.args
+    kwargs = node.kwargs
+    if node.inputs:
+        args = tuple([plain(arg) for arg in args])
+        if kwargs:
+            kwargs = {key: plain(arg) for key, arg in kwargs.items()}
+    node.started = perf_counter()
+    try:
+        result = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
+    except BaseException as error:  # SystemExit too: the worker must live on
+        node.finished = perf_counter()
+        return fail(node, error)
+    node.finished = perf_counter()
+    return finish(node, result)
+
+
+def finish(node: Node, result: Any) -> list[Node]:
+    """The task's function returned ``result``: settle, or follow a returned AsyncValue."""
+    if node.spec is not None:
+        _release(node)
+    node.fn = node.args = node.kwargs = None
+    if type(result) in PROXY_TYPES:
+        # Results flatten, as promises do: settle with that value's outcome
+        # when it settles. The worker does not wait for it.
+        target = result._self_task
+        with _lock:
+            if target.state < DONE:
+                if target.dependents is None:
+                    target.dependents = [node]
+                else:
+                    target.dependents.append(node)
+                return []
+        if target.state == DONE:
+            node.remote = target.remote
+            return settle(node, None if target.remote is not None else result.__wrapped__)
+        return settle(node, None, target.error, target)
+    return settle(node, result)
+
+
+def fail(node: Node, error: BaseException) -> list[Node]:
+    """The task's function raised ``error``: retry it, or settle it failed."""
+    spec = node.spec
+    if spec is not None:
+        _release(node)
+        if node.attempt < spec.retries and isinstance(error, spec.retry_on):
+            delay = spec.retry_delay * (2 ** node.attempt)
+            node.attempt += 1
+            with _lock:
+                node.state = HELD
+            node.pool._retry_later(node, delay)
+            return []
+    node.fn = node.args = node.kwargs = None
+    return settle(node, None, error)
+
+
+def _release(node: Node) -> None:
+    limiter = node.spec.limiter
+    if limiter is not None:
+        limiter.release()
+
+
+class Limiter:
+    """At most ``limit`` calls of one task function run at once.
+
+    Calls beyond the limit wait here, in order, as HELD nodes; they occupy no
+    worker. A slot is taken when a call is handed to its backend and given
+    back when its function returns or raises.
+    """
+
+    __slots__ = ("limit", "running", "waiting")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.running = 0
+        self.waiting: deque[Node] = deque()
+
+    def admit(self, node: Node) -> None:
+        with _lock:
+            if node.state != HELD:  # cancelled meanwhile
+                return
+            if self.running >= self.limit:
+                self.waiting.append(node)
+                return
+            self.running += 1
+            node.state = QUEUED
+        node.backend.start(node)
+
+    def release(self) -> None:
+        """Give a slot back, and start the next waiting call with it."""
+        with _lock:
+            self.running -= 1
+            waiting = self.waiting
+            while waiting:
+                node = waiting.popleft()
+                if node.state == HELD:
+                    self.running += 1
+                    node.state = QUEUED
+                    break
+            else:
+                return
+        node.backend.start(node)
+
+
+__all__ = ["find_inputs", "plain", "link", "start", "start_all", "claim", "run",
+           "finish", "fail", "Limiter", "CANCELLED", "FAILED", "GATHER"]

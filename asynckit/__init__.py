@@ -3,6 +3,7 @@
 See README.rst for a tour and ``shared/API.md`` for the contract.
 """
 
+from .dot import to_dot
 from .errors import CancelledError
 from .helpers import as_completed, cancel, exception, future, state, unwrap
 from .pool import Pool, do, task, wait
@@ -20,6 +21,7 @@ __all__ = [
     "future",
     "state",
     "task",
+    "to_dot",
     "unwrap",
     "wait",
 ]

@@ -19,8 +19,18 @@ from time import perf_counter
 from typing import Any
 
 from .value import (
-    _lock, After, CANCELLED, DONE, FAILED, GATHER, HELD, Node, PROXY_TYPES, QUEUED,
-    RUNNING, settle,
+    CANCELLED,
+    DONE,
+    FAILED,
+    GATHER,
+    HELD,
+    PROXY_TYPES,
+    QUEUED,
+    RUNNING,
+    After,
+    Node,
+    _lock,
+    settle,
 )
 
 # Types that can never contain an AsyncValue: the scan skips them at once.
@@ -92,12 +102,15 @@ def plain(obj: Any) -> Any:
     """
     kind = type(obj)
     if kind in PROXY_TYPES:
+        node = obj._self_task
+        if node.state == DONE and node.remote is None:
+            return obj.__wrapped__  # settled here: the C field, no method call
         return obj.get()
     if kind in _ATOMS:
         return obj
     if isinstance(obj, (list, tuple, set, frozenset)):
         items = [plain(item) for item in obj]
-        if all(new is old for new, old in zip(items, obj)):
+        if all(new is old for new, old in zip(items, obj, strict=True)):
             return obj
         if kind is list or kind is tuple or kind is set or kind is frozenset:
             return kind(items)
@@ -114,7 +127,7 @@ def plain(obj: Any) -> Any:
         return rebuilt
     if isinstance(obj, dict):
         pairs = [(plain(key), plain(item)) for key, item in obj.items()]
-        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, obj.items())):
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, obj.items(), strict=True)):
             return obj
         if kind is dict:
             return dict(pairs)
@@ -193,12 +206,14 @@ def run(node: Node) -> list[Node]:
         node.state = RUNNING
     args = node.args
     kwargs = node.kwargs
-    if node.inputs:
-        args = tuple([plain(arg) for arg in args])
-        if kwargs:
-            kwargs = {key: plain(arg) for key, arg in kwargs.items()}
     node.started = perf_counter()
     try:
+        # Rebuilding the arguments runs user code too (a container subclass's
+        # constructor or copy): inside the try, so the node settles either way.
+        if node.inputs:
+            args = tuple([plain(arg) for arg in args])
+            if kwargs:
+                kwargs = {key: plain(arg) for key, arg in kwargs.items()}
         result = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
     except BaseException as error:  # SystemExit too: the worker must live on
         node.finished = perf_counter()

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Iterable, Iterator
+from queue import Empty, SimpleQueue
 from time import monotonic
 from typing import Any, TypeVar
 
 from .graph import plain, start_all
 from .value import (
-    DONE, FAILED, STATE_NAMES, AsyncValue, Node, add_callback, cancel as _cancel, observe,
+    CANCELLED,
+    DONE,
+    FAILED,
+    PROXY_TYPES,
+    STATE_NAMES,
+    AsyncValue,
+    Node,
+    _hooks,
+    add_callback,
+    observe,
 )
-from .value import PROXY_TYPES, _lock, allocate_lock
+from .value import cancel as _cancel
 
 __all__ = ["unwrap", "cancel", "exception", "state", "as_completed", "future"]
 
@@ -71,51 +81,59 @@ def as_completed(values: Iterable[AsyncValue[T]],
                  timeout: float | None = None) -> Iterator[AsyncValue[T]]:
     """Yield the AsyncValues themselves, each once settled, in completion order.
 
-    Raises :class:`TimeoutError` if they have not all settled ``timeout``
-    seconds after the call. Duplicates are yielded once.
+    Like :func:`concurrent.futures.as_completed`: values that have already
+    settled come first; a value given twice is yielded once; a failed or
+    cancelled value is yielded like any other (call ``get()`` to see its
+    error). Raises :class:`TimeoutError` when ``timeout`` seconds have passed
+    since the call and nothing more has settled. The arguments are checked at
+    the call, and the iterator keeps no reference to a value it has yielded.
+
+    Example::
+
+        for page in asynckit.as_completed([download(u) for u in urls]):
+            print(len(page))
     """
+    if timeout is not None and (isinstance(timeout, bool)
+                                or not isinstance(timeout, (int, float))):
+        raise TypeError(f"timeout must be seconds or None, not {timeout!r}")
     deadline = None if timeout is None else monotonic() + timeout
-    unique: dict[int, AsyncValue[T]] = {}
+    pending: dict[int, AsyncValue[T]] = {}  # by id() of the node: never ask a proxy
     for value in values:
-        _node(value, "as_completed")
-        unique.setdefault(id(value), value)
-    settled: list[AsyncValue[T]] = []
-    gate = allocate_lock()
-    gate.acquire()
-    by_node = {id(v._self_task): v for v in unique.values()}
-
-    def arrived(node: Node) -> None:
-        with _lock:
-            settled.append(by_node[id(node)])
-            if len(settled) == 1:
-                gate.release()
-
-    for value in unique.values():
-        add_callback(value._self_task, arrived)
-    remaining = len(unique)
-    while remaining:
-        with _lock:
-            batch = settled[:]
-            del settled[:]
-            if not batch:
-                if gate.locked():
-                    pass
-        if not batch:
-            wait = None if deadline is None else deadline - monotonic()
-            if wait is not None and wait <= 0:
-                raise TimeoutError(f"{remaining} of {len(unique)} values did not settle "
-                                   f"within {timeout} s")
-            if not (gate.acquire() if wait is None else gate.acquire(True, wait)):
-                raise TimeoutError(f"{remaining} of {len(unique)} values did not settle "
-                                   f"within {timeout} s")
-            continue
-        for value in batch:
-            remaining -= 1
-            yield value
+        pending.setdefault(id(_node(value, "as_completed")), value)
+    # Settle callbacks feed the queue in completion order (already-settled
+    # values go in at once, in input order); nothing polls.
+    arrivals: SimpleQueue[Node] = SimpleQueue()
+    for value in list(pending.values()):
+        add_callback(value._self_task, arrivals.put)
+    return _completed(pending, arrivals, deadline, timeout)
 
 
-class _TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
-    """A Future whose ``cancel()`` cancels the task behind it (if it has not started)."""
+def _completed(pending: dict[int, AsyncValue[T]], arrivals: SimpleQueue[Node],
+               deadline: float | None, timeout: float | None) -> Iterator[AsyncValue[T]]:
+    total = len(pending)
+    while pending:
+        try:
+            if deadline is None:
+                node = arrivals.get()
+            else:
+                node = arrivals.get(timeout=max(deadline - monotonic(), 0.0))
+        except Empty:
+            raise TimeoutError(f"as_completed: {len(pending)} of {total} values did not "
+                               f"settle within {timeout} s") from None
+        except KeyboardInterrupt:
+            _hooks.interrupted()  # Ctrl-C: cancel work not started, as every wait does
+            raise
+        # Yield straight from pop(): no local keeps the value alive while the
+        # caller holds (or drops) it.
+        yield pending.pop(id(node))
+
+
+class _TaskFuture(concurrent.futures.Future[T]):
+    """A Future whose ``cancel()`` cancels the task behind it if it has not started.
+
+    It holds the task's node, never its value: once the task has settled the
+    node holds neither the function nor the arguments (no stale references).
+    """
 
     def __init__(self, node: Node) -> None:
         super().__init__()
@@ -123,20 +141,28 @@ class _TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
 
     def cancel(self) -> bool:
         node = self._asynckit_node
-        if node.state >= DONE:
-            return super().cancel() if node.state > FAILED else False
-        cancelled, ready = _cancel(node)
-        start_all(ready)
-        return cancelled or super().cancelled()
+        if node.state < DONE:
+            cancelled, ready = _cancel(node)
+            start_all(ready)
+            if not cancelled:  # it started meanwhile
+                return False
+        elif node.state != CANCELLED:
+            return False
+        # Cancelled: the settle callback cancels this Future too, perhaps on
+        # another thread a moment later; doing it here as well is harmless.
+        return super().cancel()
 
 
 def future(value: AsyncValue[T]) -> concurrent.futures.Future[T]:
     """A standard :class:`concurrent.futures.Future` that settles with ``value``.
 
-    Its ``cancel()`` cancels the task if it has not started.
+    Its result is the plain result; a failed value sets its exception (and
+    counts as observed); a cancelled one cancels the Future. ``cancel()`` on
+    the Future cancels the task if it has not started, and its dependents.
+    Works with :func:`asyncio.wrap_future` and :func:`concurrent.futures.wait`.
     """
     node = _node(value, "future")
-    result: concurrent.futures.Future[T] = _TaskFuture(node)
+    result: _TaskFuture[T] = _TaskFuture(node)
 
     def settled(node: Node) -> None:
         if node.state == DONE:

@@ -11,23 +11,45 @@ import sys
 import threading
 import weakref
 from _thread import allocate_lock
+from collections.abc import Callable, Iterable
 from time import monotonic, perf_counter
-from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import wrapt
 
 from . import value as _value
-from .graph import Limiter, find_inputs, link, start
+from .graph import Limiter, find_inputs, link, start, start_all
 from .value import (
-    HELD, QUEUED, AsyncList, AsyncValue, Node, _local, _lock, cancel, new_value,
+    HELD,
+    QUEUED,
+    AsyncList,
+    AsyncValue,
+    Node,
+    _local,
+    _lock,
+    cancel,
+    new_value,
 )
 
-if TYPE_CHECKING:  # pragma: no cover
-    from typing import ParamSpec
-
-    P = ParamSpec("P")
-
 R = TypeVar("R")
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Coroutine
+    from typing import Protocol
+
+    # Typing decision: ``@pool.task`` turns a function returning R into a
+    # ``Callable[..., AsyncValue[R]]``. Its parameters are not kept: each one
+    # may receive a plain value or an AsyncValue, and no checker can see an
+    # AsyncValue[int] as an int. The result stays typed (``get()`` -> R).
+    # ``async def`` functions give AsyncValue[R] of their coroutine's R.
+
+    class _TaskDecorator(Protocol):
+        @overload
+        def __call__(self, fn: Callable[..., Coroutine[Any, Any, R]], /,
+                     ) -> Callable[..., AsyncValue[R]]: ...
+
+        @overload
+        def __call__(self, fn: Callable[..., R], /) -> Callable[..., AsyncValue[R]]: ...
 
 __all__ = ["Pool", "task", "do", "wait", "default_pool"]
 
@@ -100,6 +122,10 @@ class Pool(concurrent.futures.Executor):
     ``with Pool() as pool:`` waits for all work on exit.
     """
 
+    #: Set by the exit hook once Ctrl-C has ended the program: tasks that
+    #: are still running may submit more, and that work is cancelled at once.
+    _stopping = False
+
     def __init__(self, worker_count: int | None = None, *, backend: str = "threads",
                  executor: concurrent.futures.Executor | None = None, client: Any = None,
                  address: str | None = None, name: str | None = None) -> None:
@@ -150,7 +176,14 @@ class Pool(concurrent.futures.Executor):
 
     # -- submitting -----------------------------------------------------------
 
-    def do(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> AsyncValue[R]:
+    @overload
+    def do(self, fn: Callable[..., Coroutine[Any, Any, R]], /, *args: Any,
+           **kwargs: Any) -> AsyncValue[R]: ...
+
+    @overload
+    def do(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> AsyncValue[R]: ...
+
+    def do(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> AsyncValue[Any]:
         """Run ``fn(*args, **kwargs)`` on the pool; return its :class:`AsyncValue` at once.
 
         AsyncValues anywhere in the arguments (nested in lists, tuples, dicts,
@@ -163,9 +196,12 @@ class Pool(concurrent.futures.Executor):
     def _submit(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                 spec: TaskSpec | None, name: str | None, after: Node | None = None,
                 backend: Any = None) -> AsyncValue[Any]:
-        if self._closed and getattr(_local, "pool", None) is not self:
-            raise RuntimeError(f"pool {self.name!r} is shut down: create a new Pool "
-                               f"to run more work")
+        if self._closed:
+            if self._stopping:
+                return self._cancelled(fn, args, kwargs, spec, name)
+            if getattr(_local, "pool", None) is not self:
+                raise RuntimeError(f"pool {self.name!r} is shut down: create a new Pool "
+                                   f"to run more work")
         if backend is None:
             if spec is None:
                 if not callable(fn):
@@ -175,13 +211,27 @@ class Pool(concurrent.futures.Executor):
                 backend = self._loop() if spec.is_async else self._backend
         node = Node(self, backend, fn, args, kwargs, spec, name or _name_of(fn))
         proxy = new_value(node)
-        self._live.add(node)
+        # Scan first: if a container's iteration raises, the caller gets the
+        # error and the pool keeps no node that would never settle.
         inputs = find_inputs(args, kwargs)
+        self._live.add(node)
         if inputs is None and after is None:
-            node.state = QUEUED if spec is None or spec.limiter is None else HELD
-            start(node)
+            if spec is None or spec.limiter is None:
+                node.state = QUEUED
+                backend.start(node)
+            else:
+                node.state = HELD
+                spec.limiter.admit(node)
         elif link(node, inputs or [], after):
             start(node)
+        return proxy
+
+    def _cancelled(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+                   spec: TaskSpec | None, name: str | None) -> AsyncValue[Any]:
+        """Ctrl-C ended the program: new work is cancelled, not run."""
+        node = Node(self, self._backend, fn, args, kwargs, spec, name or _name_of(fn))
+        proxy = new_value(node)
+        start_all(cancel(node)[1])
         return proxy
 
     def submit(self, fn: Callable[..., R], /, *args: Any,
@@ -208,23 +258,27 @@ class Pool(concurrent.futures.Executor):
         if timeout is not None and (isinstance(timeout, bool)
                                     or not isinstance(timeout, (int, float))):
             raise TypeError(f"timeout must be seconds or None, not {timeout!r}")
+        if progress:  # before submitting: without tqdm, fail with nothing started
+            from .progress import track
         deadline = None if timeout is None else perf_counter() + timeout
-        values = [self._submit(fn, args, None, None, None) for args in zip(*iterables)]
+        values = [self._submit(fn, args, None, None, None) for args in zip(*iterables, strict=False)]
         result: AsyncList[R] = AsyncList(values, _deadline=deadline)
         if progress:
-            from .progress import track
-
-            track(values, desc=_name_of(fn))
+            track([value._self_task for value in values], desc=_name_of(fn))
         return result
 
     @overload
-    def task(self, fn: Callable[P, R], /) -> Callable[P, AsyncValue[R]]: ...
+    def task(self, fn: Callable[..., Coroutine[Any, Any, R]], /,
+             ) -> Callable[..., AsyncValue[R]]: ...
+
+    @overload
+    def task(self, fn: Callable[..., R], /) -> Callable[..., AsyncValue[R]]: ...
 
     @overload
     def task(self, fn: None = None, /, *, retries: int = 0,
              retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
              retry_delay: float = 0.0, limit: int | None = None, name: str | None = None,
-             ) -> Callable[[Callable[P, R]], Callable[P, AsyncValue[R]]]: ...
+             ) -> _TaskDecorator: ...
 
     def task(self, fn: Any = None, /, *, retries: int = 0,
              retry_on: Any = (Exception,), retry_delay: float = 0.0,
@@ -314,7 +368,14 @@ class Pool(concurrent.futures.Executor):
         if progress:
             from .progress import track
 
-            track(list(self._live), desc=self.name)
+            bar = track(list(self._live), desc=self.name)
+            try:
+                return self._wait(timeout)
+            finally:
+                bar.close()
+        return self._wait(timeout)
+
+    def _wait(self, timeout: float | None) -> bool:
         deadline = None if timeout is None else monotonic() + timeout
         while self._live:
             with self._mutex:
@@ -342,13 +403,17 @@ class Pool(concurrent.futures.Executor):
         live = self._live
         live.discard(node)
         if not live:
-            with self._mutex:
-                waiter = self._drained
-                self._drained = None
-            if waiter is not None:
-                waiter.release()
-            if self._closed:
-                self._close_backends()
+            self._drained_now()
+
+    def _drained_now(self) -> None:
+        """The last unsettled task settled: wake ``wait()`` callers."""
+        with self._mutex:
+            waiter = self._drained
+            self._drained = None
+        if waiter is not None:
+            waiter.release()
+        if self._closed:
+            self._close_backends()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work (``Executor.shutdown``).
@@ -375,8 +440,13 @@ class Pool(concurrent.futures.Executor):
             self._timer.close()
 
     def _cancel_unstarted(self) -> None:
+        # Cancel every node first, then start what that made ready (chains of
+        # cancelled tasks, possibly in other pools): started earlier, a chain
+        # step of this pool would run instead of being cancelled.
+        ready: list[Node] = []
         for node in list(self._live):
-            cancel(node)
+            ready += cancel(node)[1]
+        start_all(ready)
 
     def _worker_blocked(self, delta: int) -> None:
         self._backend.worker_blocked(delta)
@@ -490,9 +560,33 @@ def default_pool() -> Pool:
 _value._hooks.default_pool = default_pool  # type: ignore[method-assign]
 
 
-def do(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> AsyncValue[R]:
+@overload
+def do(fn: Callable[..., Coroutine[Any, Any, R]], /, *args: Any, **kwargs: Any,
+       ) -> AsyncValue[R]: ...
+
+
+@overload
+def do(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> AsyncValue[R]: ...
+
+
+def do(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> AsyncValue[Any]:
     """``pool.do`` on the default pool."""
     return default_pool()._submit(fn, args, kwargs, None, None)
+
+
+@overload
+def task(fn: Callable[..., Coroutine[Any, Any, R]], /) -> Callable[..., AsyncValue[R]]: ...
+
+
+@overload
+def task(fn: Callable[..., R], /) -> Callable[..., AsyncValue[R]]: ...
+
+
+@overload
+def task(fn: None = None, /, *, retries: int = 0,
+         retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
+         retry_delay: float = 0.0, limit: int | None = None, name: str | None = None,
+         ) -> _TaskDecorator: ...
 
 
 def task(fn: Any = None, /, **options: Any) -> Any:
@@ -513,6 +607,14 @@ def _interrupted() -> None:
         pool._cancel_unstarted()
 
 
+def _stop() -> None:
+    """Ctrl-C ended the program: cancel all work not started, and any new work."""
+    for pool in list(_pools):
+        pool._stopping = True
+        pool._closed = True
+    _interrupted()
+
+
 _value._hooks.interrupted = _interrupted  # type: ignore[attr-defined]
 
 
@@ -521,16 +623,20 @@ def _at_exit() -> None:
     # program's pending work is finished here, so nothing is dropped, unless
     # it ends with Ctrl-C, when work not started is cancelled and running
     # tasks are waited for.
+    # (Python sets sys.last_type, and from 3.12 sys.last_exc, when an
+    # exception reaches the top level: before this hook runs.)
     if getattr(sys, "last_type", None) is KeyboardInterrupt \
             or isinstance(getattr(sys, "last_exc", None), KeyboardInterrupt):
-        _interrupted()
+        _stop()
     while True:
         try:
             for pool in list(_pools):
                 pool.wait()
-            break
+            # A task still running may have submitted to a pool waited for already.
+            if not any(pool._live for pool in list(_pools)):
+                break
         except KeyboardInterrupt:
-            _interrupted()
+            _stop()
     _value.report_unobserved()
 
 

@@ -34,8 +34,9 @@ import sys
 import threading
 import weakref
 from _thread import allocate_lock
+from collections.abc import Iterator
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import wrapt
 
@@ -59,6 +60,7 @@ CANCELLED = 6
 STATE_NAMES = ("pending", "pending", "pending", "running", "done", "failed", "cancelled")
 
 _lock = allocate_lock()
+_MISSING: Any = object()
 _local = threading.local()  # .pool: the pool this thread is a worker of
 _log = logging.getLogger("asynckit")
 
@@ -178,20 +180,76 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
     are shared). Returns the task nodes that became ready; the caller starts
     them (``graph.start``), so a worker can run one of them itself.
     """
+    if error is None and node.remote is None:
+        # The common case, kept short: a result, nobody to wake or count down.
+        proxy = node.proxy
+        if proxy is not None:
+            # Publish before marking DONE: a reader that sees DONE reads the
+            # C field without taking the lock. Only the task's own runner
+            # settles a result, so nothing can have settled it meanwhile.
+            proxy.__wrapped__ = result
+        ready = _NOTHING
+        with _lock:
+            dependents = node.dependents
+            simple = node.state < DONE
+            if dependents is not None:
+                # Plain inputs of pending tasks only; anything else (followers,
+                # AsyncLists, chain edges, callbacks) takes the general path.
+                for dep in dependents:
+                    if type(dep) is not Node or dep.state != PENDING or dep.fn is GATHER:
+                        simple = False
+                        break
+            if simple:
+                node.state = DONE
+                node.proxy = None
+                waiter = node.waiter
+                node.waiter = None
+                if dependents is not None:
+                    node.dependents = None
+                    ready = []
+                    for dep in dependents:
+                        dep.pending -= 1
+                        if dep.pending == 0:
+                            spec = dep.spec
+                            dep.state = HELD if spec is not None and spec.limiter is not None \
+                                else QUEUED
+                            ready.append(dep)
+        if simple:
+            if waiter is not None:
+                waiter.release()
+            pool = node.pool
+            if pool is not None:
+                live = pool._live
+                live.discard(node)
+                if not live:
+                    pool._drained_now()
+            return ready
     ready: list[Node] = []
     _settle(node, result, error, source, False, ready)
     return ready
+
+
+_NOTHING: list[Node] = []  # never appended to: callers only iterate a settle's result
 
 
 def cancel(node: Node) -> tuple[bool, list[Node]]:
     """Cancel ``node`` if it has not started. Returns (cancelled, ready)."""
     ready: list[Node] = []
     error = CancelledError(f"{describe(node)} was cancelled before it ran")
-    return _settle(node, None, error, None, True, ready), ready
+    prior = _settle(node, None, error, None, True, ready)
+    if prior == QUEUED:
+        # A QUEUED node with a `limit` holds a slot (taken when it was
+        # admitted); cancelling it here is the one place that gives it back.
+        spec = node.spec
+        if spec is not None and spec.limiter is not None:
+            spec.limiter.release()
+    return prior >= 0, ready
 
 
 def _settle(node: Node, result: Any, error: BaseException | None,
-            source: Node | None, unstarted_only: bool, ready: list[Node]) -> bool:
+            source: Node | None, unstarted_only: bool, ready: list[Node]) -> int:
+    """The general settle; returns the node's state before, or -1 if it had
+    already settled (or, with ``unstarted_only``, had started)."""
     wake = []
     callbacks = []
     gathers = []
@@ -205,8 +263,9 @@ def _settle(node: Node, result: Any, error: BaseException | None,
         reporter = None
     remote = node.remote
     with _lock:
-        if node.state >= (RUNNING if unstarted_only else DONE):
-            return False
+        prior = node.state
+        if prior >= (RUNNING if unstarted_only else DONE):
+            return -1
         if error is not None and reporter is None and not isinstance(error, CancelledError):
             reporter = _Reporter(error, tb, node.name)
         todo = [node]
@@ -270,7 +329,7 @@ def _settle(node: Node, result: Any, error: BaseException | None,
             callback(settled)
         except Exception:
             _log.exception("asynckit: a settle callback raised")
-    return True
+    return prior
 
 
 def _became_ready(node: Node, ready: list[Node], gathers: list[Node]) -> None:
@@ -372,10 +431,18 @@ def wait_for(node: Node, timeout: float | None = None) -> bool:
     if timeout is None and node.state == QUEUED and node.backend is not None:
         node.backend.run_here(node)
         if node.state >= DONE:
+            if node.state == FAILED and type(node.error) is KeyboardInterrupt \
+                    and threading.current_thread() is threading.main_thread():
+                # Ctrl-C hit the task this thread was running itself: the
+                # task fails with it, and the rest is cancelled as in block().
+                _hooks.interrupted()
             return True
     pool = getattr(_local, "pool", None)
     if pool is None:
         return block(node, timeout)
+    guard = getattr(_local, "loop_guard", None)
+    if guard is not None and timeout != 0:
+        guard(node)  # on a pool's event loop: raises if the wait needs that loop
     pool._worker_blocked(1)
     try:
         return block(node, timeout)
@@ -440,7 +507,80 @@ def _short(obj: Any) -> str:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    _ProxyBase = Generic
+
+    class _ProxyBase(Generic[T]):
+        """What type checkers see of the proxy: the result's attributes and
+        operators, typed ``Any`` (a checker cannot see an AsyncValue[T] as a T;
+        ``get()`` and ``asynckit.unwrap`` give the typed result)."""
+
+        __wrapped__: Any
+
+        def __getattr__(self, name: str) -> Any: ...
+        def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+        def __getitem__(self, key: Any) -> Any: ...
+        def __setitem__(self, key: Any, value: Any) -> None: ...
+        def __delitem__(self, key: Any) -> None: ...
+        def __contains__(self, item: Any) -> bool: ...
+        def __len__(self) -> int: ...
+        def __bool__(self) -> bool: ...
+        def __int__(self) -> int: ...
+        def __float__(self) -> float: ...
+        def __complex__(self) -> complex: ...
+        def __index__(self) -> int: ...
+        def __bytes__(self) -> bytes: ...
+        def __round__(self, ndigits: Any = None) -> Any: ...
+        def __enter__(self) -> Any: ...
+        def __exit__(self, *exc_info: Any) -> Any: ...
+        def __add__(self, other: Any) -> Any: ...
+        def __radd__(self, other: Any) -> Any: ...
+        def __iadd__(self, other: Any) -> Any: ...
+        def __sub__(self, other: Any) -> Any: ...
+        def __rsub__(self, other: Any) -> Any: ...
+        def __isub__(self, other: Any) -> Any: ...
+        def __mul__(self, other: Any) -> Any: ...
+        def __rmul__(self, other: Any) -> Any: ...
+        def __imul__(self, other: Any) -> Any: ...
+        def __matmul__(self, other: Any) -> Any: ...
+        def __rmatmul__(self, other: Any) -> Any: ...
+        def __imatmul__(self, other: Any) -> Any: ...
+        def __truediv__(self, other: Any) -> Any: ...
+        def __rtruediv__(self, other: Any) -> Any: ...
+        def __itruediv__(self, other: Any) -> Any: ...
+        def __floordiv__(self, other: Any) -> Any: ...
+        def __rfloordiv__(self, other: Any) -> Any: ...
+        def __ifloordiv__(self, other: Any) -> Any: ...
+        def __mod__(self, other: Any) -> Any: ...
+        def __rmod__(self, other: Any) -> Any: ...
+        def __imod__(self, other: Any) -> Any: ...
+        def __divmod__(self, other: Any) -> Any: ...
+        def __rdivmod__(self, other: Any) -> Any: ...
+        def __pow__(self, other: Any) -> Any: ...
+        def __rpow__(self, other: Any) -> Any: ...
+        def __ipow__(self, other: Any) -> Any: ...
+        def __lshift__(self, other: Any) -> Any: ...
+        def __rlshift__(self, other: Any) -> Any: ...
+        def __ilshift__(self, other: Any) -> Any: ...
+        def __rshift__(self, other: Any) -> Any: ...
+        def __rrshift__(self, other: Any) -> Any: ...
+        def __irshift__(self, other: Any) -> Any: ...
+        def __and__(self, other: Any) -> Any: ...
+        def __rand__(self, other: Any) -> Any: ...
+        def __iand__(self, other: Any) -> Any: ...
+        def __xor__(self, other: Any) -> Any: ...
+        def __rxor__(self, other: Any) -> Any: ...
+        def __ixor__(self, other: Any) -> Any: ...
+        def __or__(self, other: Any) -> Any: ...
+        def __ror__(self, other: Any) -> Any: ...
+        def __ior__(self, other: Any) -> Any: ...
+        def __lt__(self, other: Any) -> Any: ...
+        def __le__(self, other: Any) -> Any: ...
+        def __gt__(self, other: Any) -> Any: ...
+        def __ge__(self, other: Any) -> Any: ...
+        def __neg__(self) -> Any: ...
+        def __pos__(self) -> Any: ...
+        def __abs__(self) -> Any: ...
+        def __invert__(self) -> Any: ...
+
 else:
     # wrapt's C type has __class_getitem__, so ``_ProxyBase[T]`` below is a
     # generic alias whose MRO entry is the C type itself: no Python class is
@@ -463,6 +603,14 @@ class AsyncValue(_ProxyBase[T]):
 
     AsyncValues are made by ``pool.do``, calls of ``@pool.task`` functions,
     ``chain`` and :class:`AsyncList`; they cannot be constructed directly.
+
+    Typing: ``AsyncValue[T]`` is generic in its result. A type checker cannot
+    see an ``AsyncValue[int]`` as an ``int``, so ``@pool.task`` types the
+    decorated function as ``Callable[..., AsyncValue[R]]``: its arguments may
+    be plain values or AsyncValues (they are not checked), and its result is
+    typed. ``get()`` returns ``T``; the result's attributes and operators
+    (``v + 1``, ``v[0]``, ``len(v)``) are typed ``Any``; to hand the value to
+    code that declares ``T``, pass ``v.get()`` (or ``asynckit.unwrap(v)``).
     """
 
     __slots__ = ("_self_task",)
@@ -496,7 +644,7 @@ class AsyncValue(_ProxyBase[T]):
 
     # -- the five methods -------------------------------------------------
 
-    def get(self, timeout: bool | float | None = True, *args: Any, **kwargs: Any) -> T:
+    def get(self, timeout: bool | float | None = True, default: Any = _MISSING) -> T:
         """Return the plain result, or re-raise the task's exception.
 
         ``timeout``: ``True`` or ``None`` waits as long as it takes; a number
@@ -505,13 +653,13 @@ class AsyncValue(_ProxyBase[T]):
         meant for the result's own ``get``) and raises :class:`TypeError`.
         """
         node = self._self_task
-        if node.state == DONE and node.remote is None and not args and not kwargs \
-                and (timeout is True or timeout is None):
+        if timeout is True and node.state == DONE and node.remote is None \
+                and default is _MISSING:
             return self.__wrapped__  # type: ignore[no-any-return]
-        if args or kwargs or not _is_timeout(timeout):
+        if default is not _MISSING or not _is_timeout(timeout):
             raise TypeError(
                 f"AsyncValue.get() takes a timeout (True, None, False or seconds), "
-                f"not {_repr.repr(timeout)}{', ...' if args or kwargs else ''}. "
+                f"not {_repr.repr(timeout)}{', ...' if default is not _MISSING else ''}. "
                 f"To call the result's own get(), use asynckit.unwrap(value).get(...)"
             )
         if node.state < DONE:
@@ -564,7 +712,9 @@ class AsyncValue(_ProxyBase[T]):
         node = self._self_task
         state = node.state
         if state == DONE:
-            if node.remote is not None and self.__wrapped__ is None:
+            # Reading __wrapped__ would fetch a remote result: ask the remote
+            # whether it is here yet (``here``; absent means not).
+            if node.remote is not None and not getattr(node.remote, "here", False):
                 return f"<{type(self).__name__} {describe(node)} done>"
             return repr(self.__wrapped__)
         if state >= FAILED:
@@ -580,6 +730,12 @@ class AsyncValue(_ProxyBase[T]):
 
     def __fspath__(self) -> Any:
         return os.fspath(self.__wrapped__)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # wrapt's C type has no call slot. Defining it makes callable(v) True
+        # for every AsyncValue (PROXY.md); calling a settled non-callable
+        # result still raises the result's own TypeError.
+        return self.__wrapped__(*args, **kwargs)
 
     def __await__(self) -> Generator[Any, None, T]:
         node = self._self_task
@@ -606,14 +762,26 @@ def _is_timeout(timeout: Any) -> bool:
 
 
 def _settled_future(node: Node) -> Any:
-    """An asyncio future of the running loop, done once ``node`` settles."""
+    """An asyncio future of the running loop, done once ``node`` settles.
+
+    The settle may happen on any thread. On the loop's own thread (a task of
+    a pool's event loop awaiting another one) the future is resolved at once;
+    from elsewhere, ``call_soon_threadsafe`` wakes the loop. A loop closed
+    meanwhile (its ``asyncio.run`` has ended) has nobody left to wake.
+    """
     import asyncio
 
     loop = asyncio.get_running_loop()
     future = loop.create_future()
 
     def wake(_: Node) -> None:
-        loop.call_soon_threadsafe(_resolve_future, future)
+        if asyncio._get_running_loop() is loop:
+            _resolve_future(future)
+            return
+        try:
+            loop.call_soon_threadsafe(_resolve_future, future)
+        except RuntimeError:  # the loop is closed
+            pass
 
     add_callback(node, wake)
     return future
@@ -626,25 +794,32 @@ def _resolve_future(future: Any) -> None:
 
 def new_value(node: Node) -> AsyncValue[Any]:
     """The proxy of a new node (the hot path: no Python __init__ runs)."""
+    # No __init__: wrapt's tp_new leaves the field unset, and with
+    # __wrapped_factory__ on the class every slot calls __wrapped_get__.
     proxy = _new(AsyncValue)
-    _init(proxy, None)
     proxy._self_task = node
     node.proxy = proxy
     return proxy  # type: ignore[no-any-return]
 
 
 _new = AsyncValue.__new__
-_init = wrapt.BaseObjectProxy.__init__
 
 
 def _pool_of(value: AsyncValue[Any]) -> Any:
-    node = value._self_task
+    pool = _node_pool(value._self_task)
+    return _hooks.default_pool() if pool is None else pool
+
+
+def _node_pool(node: Node) -> Any:
+    # An AsyncList has no pool of its own: use its items'. Its ``inputs``
+    # (not ``args``, dropped once it has settled) are the items' nodes.
     if node.pool is not None:
         return node.pool
-    for item in node.args or ():
-        if type(item) in PROXY_TYPES:
-            return _pool_of(item)
-    return _hooks.default_pool()
+    for inner in node.inputs:
+        pool = _node_pool(inner)
+        if pool is not None:
+            return pool
+    return None
 
 
 class _Hooks:

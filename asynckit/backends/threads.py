@@ -87,8 +87,14 @@ class ThreadBackend:
     def worker_blocked(self, delta: int) -> None:
         with self.mutex:
             self.blocked += delta
-        if delta > 0 and not self.queue.empty():
-            self.spawn()
+        if delta > 0:
+            # A stale idle token (see __init__) would make the next start()
+            # skip the spawn this sleeping worker is owed; with every worker
+            # asleep in a nested wait that is a deadlock. Tokens are only a
+            # hint: dropping them costs at most a thread started early.
+            self.idle.clear()
+            if not self.queue.empty():
+                self.spawn()
 
     def resize(self, worker_count: int) -> None:
         with self.mutex:

@@ -1,0 +1,245 @@
+"""Run tasks on a Dask cluster: each task is one ``client.submit``.
+
+Results stay on the cluster. A settled task's node keeps its Dask future in
+``node.remote``; the proxy's field stays unset, so the first use in this
+process calls ``future.result()`` and only then does the data travel here.
+A task whose arguments hold such values receives the futures themselves,
+so Dask moves the data worker to worker. A task whose inputs are all Dask
+tasks of the same client is submitted at once, before they finish: Dask
+resolves the futures and schedules the graph itself.
+
+Dask calls done-callbacks on one shared thread ("Dask-Callback-Thread").
+Everything done there must not block: it settles the node and starts what
+became ready, which is a queue put for the other backends and a
+``client.submit`` (thread-safe, non-blocking) here. Results are never fetched
+there; a task that needs a value from elsewhere that is not yet in this
+process is submitted from a helper thread.
+
+This module imports ``distributed``; ``asynckit.backends.make_backend``
+imports it only when a Dask pool is made.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from distributed import Client, Future
+
+from ..errors import CancelledError
+from ..graph import claim, fail, find_inputs, finish, plain, start_all
+from ..value import PENDING, PROXY_TYPES, Node, _LazyList, _lock, describe
+
+__all__ = ["DaskBackend"]
+
+# ``client.submit``'s own keyword arguments: a task's keyword argument with one
+# of these names must not be passed as a keyword of ``submit`` itself.
+_SUBMIT_KEYWORDS = frozenset({
+    "key", "workers", "resources", "retries", "priority", "fifo_timeout",
+    "allow_other_workers", "actor", "actors", "pure",
+})
+
+#: ``node.remote`` while a node is being submitted ahead of its inputs.
+_SUBMITTING = object()
+
+
+class _Remote:
+    """``node.remote`` of a settled Dask task: its future, and its result once fetched.
+
+    ``result()`` fetches once (Dask fetches again on every ``Future.result()``);
+    ``here`` tells ``repr`` whether the value has arrived, without fetching it.
+    """
+
+    __slots__ = ("future", "here", "value", "mutex")
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+        self.here = False
+        self.value: Any = None
+        self.mutex = threading.Lock()
+
+    def result(self) -> Any:
+        if not self.here:
+            with self.mutex:
+                if not self.here:
+                    self.value = self.future.result()
+                    self.here = True
+        return self.value
+
+
+class _Fetch(Exception):
+    """An argument holds a value that must be brought here first (blocking)."""
+
+
+class DaskBackend:
+    """Submits ready tasks to ``client``; their results stay on the cluster."""
+
+    inline_ok = False
+
+    def __init__(self, pool: Any, client: Client) -> None:
+        self.pool = pool
+        self.client: Any = client
+        self._hook_submit(pool)
+
+    # -- submission ---------------------------------------------------------------
+
+    def _hook_submit(self, pool: Any) -> None:
+        """Wrap this pool's ``_submit`` to hand Dask a task before its Dask inputs finish.
+
+        Only pools with this backend pay for it. Limited, retried and chained
+        tasks take the ordinary path (they need asynckit to decide when to run).
+        """
+        original = pool._submit
+
+        def _submit(fn: Any, args: Any, kwargs: Any, spec: Any, name: Any,
+                    after: Any = None, backend: Any = None) -> Any:
+            proxy = original(fn, args, kwargs, spec, name, after, backend)
+            node = proxy._self_task
+            if node.state == PENDING and node.backend is self and spec is None \
+                    and after is None:
+                self._start_early(node)
+            return proxy
+
+        pool._submit = _submit
+
+    def _start_early(self, node: Node) -> None:
+        for inner in node.inputs:
+            if self._future_of(inner) is None:
+                return  # waits for a non-Dask value, or one not submitted yet
+        with _lock:
+            if node.state != PENDING or node.remote is not None:
+                return
+            node.remote = _SUBMITTING  # start() leaves this node to us
+        self._submit(node)
+
+    def start(self, node: Node) -> None:
+        if not claim(node):
+            return  # cancelled meanwhile
+        if node.remote is not None:
+            return  # submitted ahead of its inputs; its callback settles it
+        self._submit(node)
+
+    def _submit(self, node: Node, fetch: bool = False) -> None:
+        try:
+            if fetch:  # on a helper thread: bring every value here
+                args = tuple(plain(arg) for arg in node.args)
+                kwargs = {key: plain(arg) for key, arg in (node.kwargs or {}).items()}
+            else:
+                args = tuple(self._travel(arg) for arg in node.args)
+                kwargs = {key: self._travel(arg) for key, arg in (node.kwargs or {}).items()}
+        except _Fetch:
+            threading.Thread(target=self._submit, args=(node, True),
+                             name=f"{self.pool.name}-fetch", daemon=True).start()
+            return
+        except BaseException as error:
+            node.remote = None
+            start_all(fail(node, error))
+            return
+        key = f"{node.name or 'task'}-{uuid.uuid4().hex}"
+        try:
+            if _SUBMIT_KEYWORDS.isdisjoint(kwargs):
+                future = self.client.submit(node.fn, *args, key=key, pure=False, **kwargs)
+            else:
+                future = self.client.submit(_call, node.fn, args, kwargs, key=key, pure=False)
+        except BaseException as error:  # a function cloudpickle refuses, a closed client
+            node.remote = None
+            start_all(fail(node, error))
+            return
+        node.remote = future
+        future.add_done_callback(lambda future, node=node: self._settled(node, future))
+
+    def _travel(self, obj: Any) -> Any:
+        """``obj`` as it goes to Dask: our futures as futures, everything else plain.
+
+        Rebuilds what Dask itself looks inside (list, tuple, namedtuple, set,
+        dict values); anything else holding a remote value must be fetched.
+        """
+        kind = type(obj)
+        if kind in PROXY_TYPES:
+            inner = obj._self_task
+            remote = inner.remote
+            if remote is None:
+                return obj.get()  # settled here: no wait
+            future = self._future_of(inner)
+            if future is not None:
+                return future
+            if type(remote) is _LazyList:  # an AsyncList of (perhaps) remote items
+                return [self._travel(item) for item in remote.items]
+            raise _Fetch
+        if kind is list or kind is set or kind is tuple or (
+                isinstance(obj, tuple) and hasattr(obj, "_fields")):
+            items = [self._travel(item) for item in obj]
+            if all(new is old for new, old in zip(items, obj, strict=True)):
+                return obj
+            return kind(*items) if kind is not tuple and isinstance(obj, tuple) else kind(items)
+        if kind is dict:
+            pairs = [(self._key(key), self._travel(item)) for key, item in obj.items()]
+            if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, obj.items(), strict=True)):
+                return obj
+            return dict(pairs)
+        inputs = find_inputs((obj,), None)
+        if inputs is None:
+            return obj
+        if any(inner.remote is not None for inner in inputs):
+            raise _Fetch
+        return plain(obj)
+
+    def _future_of(self, node: Node) -> Any:
+        """The Dask future of ``node`` if it is a task of our client (settled or
+        submitted), else None."""
+        remote = node.remote
+        if type(remote) is _Remote:
+            remote = remote.future
+        if type(remote) is Future and remote.client is self.client:
+            return remote
+        return None
+
+    def _key(self, key: Any) -> Any:
+        # Dask does not look inside dict keys: they must be plain here.
+        inputs = find_inputs((key,), None)
+        if inputs is None:
+            return key
+        if any(inner.remote is not None for inner in inputs):
+            raise _Fetch
+        return plain(key)
+
+    # -- completion (on the Dask-Callback-Thread: never block) ---------------------------
+
+    def _settled(self, node: Node, future: Any) -> None:
+        status = future.status
+        if status == "finished":
+            node.remote = _Remote(future)
+            start_all(finish(node, None))
+            return
+        if status == "error":
+            try:
+                error = future.exception()
+                traceback = future.traceback()
+                if traceback is not None:
+                    error = error.with_traceback(traceback)
+            except BaseException as problem:
+                error = problem
+        else:  # cancelled or lost: the client closed, or the cluster dropped it
+            error = CancelledError(f"{describe(node)}: its Dask future was {status}")
+        node.remote = None
+        start_all(fail(node, error))
+
+    # -- the rest of the backend interface ---------------------------------------------
+
+    def run_here(self, node: Node) -> None:
+        """Tasks run on the cluster, never on a waiting thread here."""
+
+    def worker_blocked(self, delta: int) -> None:
+        """Dask's workers are the cluster's: nothing to lend."""
+
+    def resize(self, worker_count: int) -> None:
+        """The cluster's size is the cluster's business (``cluster.scale``)."""
+
+    def close(self) -> None:
+        """Nothing to stop. The client stays open: values not used yet still
+        live on the cluster and are fetched through it."""
+
+
+# A lambda, so cloudpickle sends it by value: workers need not have asynckit.
+_call = lambda fn, args, kwargs: fn(*args, **kwargs)  # noqa: E731

@@ -1,0 +1,382 @@
+"""Run ready tasks on any ``concurrent.futures.Executor``; ``backend="processes"`` too.
+
+asynckit's dependency engine stays in front: a task reaches the executor
+only once its inputs have settled, with every AsyncValue in its arguments
+replaced by the plain result (``graph.plain``), so the executor never sees a
+proxy and never waits for one.
+
+One dispatcher thread per backend does all the work that may block or that
+must not happen on an executor's own threads: resolving arguments, pickling,
+``executor.submit`` and settling finished tasks. Done-callbacks only put the
+future on its queue. This matters because ``ProcessPoolExecutor`` calls
+done-callbacks on its management thread, and a ``submit`` from there can
+deadlock (it writes to a wake-up pipe only that thread drains). The thread
+that calls ``pool.do`` is the exception: it submits a ready task itself, so
+that a task that cannot be pickled raises right there, in the caller.
+
+For the processes backend asynckit pickles the function and its arguments
+itself, once, and sends the bytes: a failure names the culprit (the
+function, or which argument) instead of surfacing later, deep in the
+executor's feeder thread.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import concurrent.futures.process
+import concurrent.futures.thread  # noqa: F401 - import before registering our exit hook
+import functools
+import io
+import multiprocessing
+import pickle
+import sys
+import threading
+import weakref
+from queue import SimpleQueue
+from typing import Any
+
+from ..graph import claim, fail, finish, plain, run, start_all
+from ..value import PENDING, PROXY_TYPES, QUEUED, Node, describe, observe, settle
+
+__all__ = ["ExecutorBackend", "start_method"]
+
+
+def start_method() -> str:
+    """The start method of the processes backend: ``forkserver`` where it exists, else ``spawn``.
+
+    Never ``fork``: forking a process that runs threads (asynckit's own, and
+    any the program has) can copy a lock in its held state into the child.
+    """
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+class ExecutorBackend:
+    """Hands ready tasks to a ``concurrent.futures.Executor``.
+
+    ``executor=None`` means the processes backend: asynckit makes (and
+    remakes, if a worker process dies) a ``ProcessPoolExecutor`` with
+    ``worker_count`` processes and a thread-safe start method.
+    """
+
+    #: A thread waiting on one of our tasks may not simply run it: it may
+    #: belong in another process.
+    inline_ok = False
+
+    def __init__(self, pool: Any, executor: concurrent.futures.Executor | None,
+                 worker_count: int) -> None:
+        self.pool = pool
+        self.owned = executor is None
+        # Pickle payloads ourselves for the stdlib process pool (ours or the
+        # user's). Others (loky, ...) have their own, often better, pickler.
+        self.pickles = executor is None or isinstance(
+            executor, concurrent.futures.ProcessPoolExecutor)
+        self.executor = executor
+        self.worker_count = worker_count
+        self.mutex = threading.Lock()
+        self.inbox: SimpleQueue[Any] = SimpleQueue()
+        self.dispatcher: threading.Thread | None = None
+        self.local = threading.local()  # .submitting: pool.do is running on this thread
+        self.closed = False
+        self._hook_submit(pool)
+        # Interpreter exit: concurrent.futures' exit hook refuses new work
+        # once it has run. Ours, registered after it, runs before it (they
+        # run in reverse), so the pool's pending work is finished first.
+        pool_ref = weakref.ref(pool)
+        try:
+            threading._register_atexit(_drain_at_exit, pool_ref)  # type: ignore[attr-defined]
+        except (AttributeError, RuntimeError):  # pragma: no cover - exiting already
+            pass
+
+    # -- submission -----------------------------------------------------------
+
+    def _hook_submit(self, pool: Any) -> None:
+        """Wrap this pool's ``_submit`` so that a misuse raises in the caller.
+
+        Only pools with this backend pay for it. A task that is ready at once
+        is submitted on the calling thread (see ``start``); one that waits for
+        inputs has its function and other arguments test-pickled now.
+        """
+        original = pool._submit
+        local = self.local
+
+        def _submit(fn: Any, args: Any, kwargs: Any, spec: Any, name: Any,
+                    after: Any = None, backend: Any = None) -> Any:
+            local.submitting = True
+            try:
+                proxy = original(fn, args, kwargs, spec, name, after, backend)
+            finally:
+                local.submitting = False
+            node = proxy._self_task
+            if self.pickles and node.backend is self and node.state == PENDING:
+                error = _pickle_error(node, skip_values=True)
+                if error is not None:
+                    start_all(settle(node, None, error))
+                    observe(node)
+                    raise error
+            return proxy
+
+        pool._submit = _submit
+
+    def start(self, node: Node) -> None:
+        if getattr(self.local, "submitting", False):
+            self.local.submitting = False  # only the task being submitted
+            error = self.dispatch(node)
+            if error is not None:
+                observe(node)
+                raise error
+            return
+        self.inbox.put(node)
+        if self.dispatcher is None:
+            self._start_dispatcher()
+
+    def dispatch(self, node: Node) -> BaseException | None:
+        """Submit a ready node to the executor. Returns a pickling error, if any.
+
+        Settles the node on every path where it does not reach the executor.
+        """
+        if not claim(node):
+            return None  # cancelled, or run by a waiting thread
+        try:
+            fn, args, kwargs = node.fn, node.args, node.kwargs
+            if node.inputs:
+                args = tuple([plain(arg) for arg in args])
+                if kwargs:
+                    kwargs = {key: plain(arg) for key, arg in kwargs.items()}
+            if self.pickles:
+                try:
+                    payload = pickle.dumps((_by_reference(fn), args, kwargs or {}),
+                                           pickle.HIGHEST_PROTOCOL)
+                except Exception as whole:
+                    error = _pickle_error(node, args=args, kwargs=kwargs) or \
+                        pickle.PicklingError(f"cannot pickle task {describe(node)} "
+                                             f"for the processes backend: {whole}")
+                    _give_up(node, error)
+                    return error
+                future = self._submit(_run_pickled, payload)
+            else:
+                future = self._submit(fn, *args, **(kwargs or {}))
+        except BaseException as error:  # a failed input's plain(), a closed executor, ...
+            start_all(fail(node, error))
+            return None
+        future.add_done_callback(functools.partial(self._done, node))
+        return None
+
+    def _submit(self, fn: Any, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        executor = self._executor()
+        try:
+            return executor.submit(fn, *args, **kwargs)
+        except concurrent.futures.BrokenExecutor:
+            if not self.owned:
+                raise
+            # A worker died and the executor knows it before we have seen
+            # the failures it caused: replace it and try once more.
+            self._replace(executor)
+            return self._executor().submit(fn, *args, **kwargs)
+
+    def _executor(self) -> concurrent.futures.Executor:
+        executor = self.executor
+        if executor is None:
+            with self.mutex:
+                if self.executor is None:
+                    context = multiprocessing.get_context(start_method())
+                    self.executor = concurrent.futures.ProcessPoolExecutor(
+                        self.worker_count, mp_context=context)
+                executor = self.executor
+        return executor
+
+    def _replace(self, broken: concurrent.futures.Executor) -> None:
+        """Drop a broken process pool; the next submission makes a fresh one."""
+        with self.mutex:
+            if self.executor is not broken:
+                return
+            self.executor = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    # -- completion ---------------------------------------------------------------
+
+    def _done(self, node: Node, future: concurrent.futures.Future[Any]) -> None:
+        # On the executor's thread: hand over, never settle here (see module doc).
+        self.inbox.put((node, future))
+        if self.dispatcher is None:
+            self._start_dispatcher()
+
+    def _complete(self, node: Node, future: concurrent.futures.Future[Any]) -> None:
+        try:
+            error = future.exception()
+        except concurrent.futures.CancelledError as cancelled:
+            error = cancelled
+        if error is None:
+            start_all(finish(node, future.result()))
+            return
+        if isinstance(error, concurrent.futures.process.BrokenProcessPool):
+            if self.owned:
+                with self.mutex:
+                    broken = self.executor
+                if broken is not None and getattr(broken, "_broken", False):
+                    self._replace(broken)
+            crash = concurrent.futures.process.BrokenProcessPool(
+                f"a worker process died while {describe(node)} was running or queued "
+                f"(killed, out of memory, or os._exit); the task did not finish. "
+                f"Tasks submitted later run in fresh worker processes")
+            crash.__cause__ = error
+            error = crash
+        start_all(fail(node, error))
+
+    def _start_dispatcher(self) -> None:
+        with self.mutex:
+            if self.dispatcher is not None:
+                return
+            self.dispatcher = threading.Thread(
+                target=self._serve, name=f"{self.pool.name}-dispatcher", daemon=True)
+        self.dispatcher.start()
+
+    def _serve(self) -> None:
+        inbox = self.inbox
+        while True:
+            item = inbox.get()
+            if item is None:
+                with self.mutex:
+                    if self.closed and inbox.empty():
+                        self.dispatcher = None
+                        return
+                continue
+            try:
+                if type(item) is Node:
+                    self.dispatch(item)
+                else:
+                    self._complete(*item)
+            except BaseException:  # pragma: no cover - a bug; keep serving
+                import logging
+
+                logging.getLogger("asynckit").exception("asynckit: dispatcher error")
+
+    # -- the rest of the backend interface -----------------------------------------
+
+    def run_here(self, node: Node) -> None:
+        """A thread waiting on a queued task runs it itself, if it may (not for processes)."""
+        if not self.pickles and node.state == QUEUED:
+            start_all(run(node))
+
+    def worker_blocked(self, delta: int) -> None:
+        """Our tasks run in the executor's workers: nothing to lend."""
+
+    def resize(self, worker_count: int) -> None:
+        """A new process count applies to a fresh process pool; running tasks finish
+        in the old one. An executor passed in is the caller's to size."""
+        self.worker_count = worker_count
+        if self.owned:
+            with self.mutex:
+                old, self.executor = self.executor, None
+            if old is not None:
+                old.shutdown(wait=False)
+
+    def close(self) -> None:
+        """The pool is shut down and drained: stop the dispatcher and our processes.
+        An executor passed in stays open: it belongs to the caller."""
+        executor = None
+        with self.mutex:
+            self.closed = True
+            if self.owned:
+                executor, self.executor = self.executor, None
+        self.inbox.put(None)
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+
+def _drain_at_exit(pool_ref: Any) -> None:
+    pool = pool_ref()
+    if pool is not None:
+        pool.wait()
+
+
+def _give_up(node: Node, error: BaseException) -> None:
+    """Settle a claimed node that never reached the executor (no retry: it would fail again)."""
+    spec = node.spec
+    if spec is not None and spec.limiter is not None:
+        spec.limiter.release()
+    node.fn = node.args = node.kwargs = None
+    start_all(settle(node, None, error))
+
+
+def _run_pickled(payload: bytes) -> Any:
+    """In the worker process: unpickle one task and run it."""
+    fn, args, kwargs = pickle.loads(payload)
+    return fn(*args, **kwargs)
+
+
+class _Decorated:
+    """Pickles a ``@pool.task`` function by name.
+
+    Its module attribute is the decorator's wrapper, not the function, so
+    pickle refuses the function itself ("not the same object"). The worker
+    imports the module and takes the wrapper's ``__wrapped__``.
+    """
+
+    __slots__ = ("module", "qualname")
+
+    def __init__(self, module: str, qualname: str) -> None:
+        self.module = module
+        self.qualname = qualname
+
+    def __reduce__(self) -> Any:
+        return _Decorated, (self.module, self.qualname)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _lookup(self.module, self.qualname).__wrapped__(*args, **kwargs)
+
+
+def _lookup(module: str, qualname: str) -> Any:
+    __import__(module)
+    obj: Any = sys.modules[module]
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _by_reference(fn: Any) -> Any:
+    """``fn``, or a by-name stand-in if it is a decorated task function."""
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
+        return fn
+    try:
+        found = _lookup(module, qualname)
+    except Exception:
+        return fn
+    if found is not fn and getattr(found, "__wrapped__", None) is fn:
+        return _Decorated(module, qualname)
+    return fn
+
+
+class _SkipValues(pickle.Pickler):
+    # AsyncValues pickle as their result, which is a use that blocks: the
+    # submission check stands them in by reference instead.
+    def persistent_id(self, obj: Any) -> Any:
+        return id(obj) if type(obj) in PROXY_TYPES else None
+
+
+def _pickle_error(node: Node, args: Any = None, kwargs: Any = None,
+                  skip_values: bool = False) -> pickle.PicklingError | None:
+    """A PicklingError naming what in ``node`` does not pickle, or None if it all does."""
+    if args is None:
+        args, kwargs = node.args, node.kwargs
+    parts: list[tuple[str, Any]] = [("the function", _by_reference(node.fn))]
+    parts += [(f"argument {i + 1}", arg) for i, arg in enumerate(args or ())]
+    parts += [(f"keyword argument {key!r}", arg) for key, arg in (kwargs or {}).items()]
+    for what, obj in parts:
+        try:
+            if skip_values:
+                _SkipValues(io.BytesIO(), pickle.HIGHEST_PROTOCOL).dump(obj)
+            else:
+                pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+        except Exception as error:
+            label = what if what == "the function" else f"{what} ({type(obj).__name__})"
+            problem = pickle.PicklingError(
+                f"cannot pickle {label} of task {describe(node)} for the processes "
+                f"backend: {error}. Worker processes receive each task's function and "
+                f"arguments by pickle: use a function defined at the top level of a "
+                f"module (not a lambda or a local function) and arguments that pickle "
+                f"(not locks, open files, sockets or generators)")
+            problem.__cause__ = error
+            return problem
+    return None

@@ -1,0 +1,271 @@
+"""The event-loop backend: ``async def`` tasks run as coroutines on one loop thread.
+
+Each pool that meets a coroutine function gets one ``LoopBackend`` (made
+lazily by ``Pool._loop()``): an asyncio event loop in a daemon thread, started
+when the first coroutine task is handed to it and stopped when the pool shuts
+down drained, or at interpreter exit. A coroutine task occupies no worker
+thread while it awaits, so thousands of concurrent I/O calls cost thousands of
+asyncio tasks, not thousands of threads.
+
+Nodes reach the loop through a deque: ``start`` appends, and only the append
+that makes the deque non-empty wakes the loop (``call_soon_threadsafe``, or
+plain ``call_soon`` on the loop's own thread), so a burst of 10,000 calls costs
+one wake-up. On the loop, each node is claimed (a cancelled one is skipped),
+its arguments made plain (its inputs have settled) and its coroutine awaited
+in an asyncio task; the outcome goes through ``graph.finish``/``graph.fail``
+like any threaded task's, so retries, ``limit`` and flattening behave the same.
+
+Debug mode: the loop is made by ``asyncio.new_event_loop()``, so
+``PYTHONASYNCIODEBUG=1`` or ``python -X dev`` turn on asyncio's debug mode for
+it, which logs callbacks slower than ``loop.slow_callback_duration`` (0.1 s)
+on the ``"asyncio"`` logger (a coroutine that blocks the loop shows up there).
+Inside a task, ``asyncio.get_running_loop()`` is the pool's loop, so a task can
+also tune it (``set_debug``, ``slow_callback_duration``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import threading
+import weakref
+from collections import deque
+from time import perf_counter
+from typing import Any
+
+from ..graph import claim, fail, finish, plain, start_all
+from ..value import DONE, QUEUED, Node, _local, describe
+
+_log = logging.getLogger("asynckit")
+
+
+class LoopBackend:
+    """Runs coroutine tasks of one pool on an event loop in one thread of its own."""
+
+    #: A thread waiting on one of our nodes cannot run a coroutine task inline.
+    inline_ok = False
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.mutex = threading.Lock()
+        self.incoming: deque[Node] = deque()  # handed to us, not yet on the loop
+        # Nodes handed to us whose coroutine has not finished (incoming ones
+        # too): the loop stops only at zero.
+        self.busy = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.thread_id: int | None = None
+        self.stopping: list[threading.Thread] = []  # loop threads told to stop
+        self.serial = 0
+        # Strong references to our asyncio tasks: the loop keeps only weak ones,
+        # and a task awaiting an AsyncValue is otherwise referenced by nothing.
+        self.tasks: dict[Node, asyncio.Task[None]] = {}
+        _backends.add(self)
+
+    # -- the backend interface ----------------------------------------------
+
+    def start(self, node: Node) -> None:
+        """Hand a QUEUED node to the loop (from any thread)."""
+        opened: BaseException | None = None
+        with self.mutex:
+            self.busy += 1
+            incoming = self.incoming
+            incoming.append(node)
+            if len(incoming) > 1:
+                return  # a wake-up is already on its way
+            loop = self.loop
+            if loop is None:
+                try:
+                    loop = self._open()
+                except BaseException as error:
+                    incoming.pop()
+                    self.busy -= 1
+                    opened = error
+            on_loop = threading.get_ident() == self.thread_id
+        if opened is not None or loop is None:  # no thread for the loop: the node fails
+            if claim(node):
+                start_all(fail(node, opened or RuntimeError("no event loop")))
+            return
+        if on_loop:
+            loop.call_soon(self._drain, loop)
+        else:
+            loop.call_soon_threadsafe(self._drain, loop)
+
+    def run_here(self, node: Node) -> None:
+        """A coroutine task runs on the loop only: nothing to do on this thread."""
+
+    def worker_blocked(self, delta: int) -> None:
+        """The loop thread is not a worker: nothing to lend."""
+
+    def resize(self, worker_count: int) -> None:
+        """worker_count caps threads; coroutine tasks are capped by ``limit=`` only."""
+
+    def close(self) -> None:
+        """Stop the loop and join its thread, if it has nothing left to run.
+
+        The pool calls this whenever it is shut down and drained; a call while
+        coroutines are still running does nothing (the next one stops it).
+        Safe from any thread, the loop's own included (then it does not join).
+        """
+        current = threading.current_thread()
+        with self.mutex:
+            loop, thread = self.loop, self.thread
+            if loop is not None and thread is not None and not self.busy:
+                self.loop = self.thread = self.thread_id = None
+                self.stopping.append(thread)
+            else:
+                loop = None
+            # Join every loop thread told to stop, also one the loop thread
+            # itself stopped (the last task's settle calls close() there).
+            joining = [t for t in self.stopping if t is not current]
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+        for thread in joining:
+            thread.join()
+            with self.mutex:
+                if thread in self.stopping:
+                    self.stopping.remove(thread)
+
+    def statistics(self) -> dict[str, Any]:
+        return {"busy": self.busy, "tasks": len(self.tasks), "running": self.loop is not None}
+
+    # -- the loop thread -------------------------------------------------------
+
+    def _open(self) -> asyncio.AbstractEventLoop:
+        # Under self.mutex. The loop is made here, run in its thread.
+        loop = asyncio.new_event_loop()
+        self.serial += 1
+        thread = threading.Thread(target=self._serve, args=(loop,), daemon=True,
+                                  name=f"{self.pool.name}-loop-{self.serial}")
+        try:
+            thread.start()
+        except BaseException:
+            loop.close()
+            raise
+        self.loop, self.thread, self.thread_id = loop, thread, thread.ident
+        return loop
+
+    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Like a worker thread: tasks here may submit work after shutdown, and
+        # pool.wait() inside one is refused. loop_guard makes a blocking wait
+        # that needs this loop raise instead of hanging (value.wait_for).
+        _local.pool = self.pool
+        _local.loop_guard = self._guard
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            try:
+                _cancel_leftovers(loop)
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            except Exception:  # interpreter exit: no new threads, modules going
+                _log.debug("asynckit: closing the event loop", exc_info=True)
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop: start a task for every node handed over since the last wake-up."""
+        with self.mutex:
+            if self.loop is not loop:  # a stale wake-up of a loop being stopped
+                return
+            nodes = self.incoming
+            if not nodes:
+                return
+            self.incoming = deque()
+        tasks = self.tasks
+        for node in nodes:
+            if claim(node):
+                tasks[node] = loop.create_task(self._drive(node))
+                continue
+            # Cancelled while queued (value.cancel gave back its limit slot).
+            with self.mutex:
+                self.busy -= 1
+
+    async def _drive(self, node: Node) -> None:
+        """Run one claimed node's coroutine and settle it, whatever happens."""
+        ready: list[Node] = []
+        try:
+            node.started = perf_counter()
+            try:
+                args = node.args
+                kwargs = node.kwargs
+                if node.inputs:  # settled by now: plain() does not wait
+                    args = tuple([plain(arg) for arg in args])
+                    if kwargs:
+                        kwargs = {key: plain(arg) for key, arg in kwargs.items()}
+                result = await (node.fn(*args, **kwargs) if kwargs else node.fn(*args))
+            except BaseException as error:  # CancelledError, SystemExit too: settle it
+                node.finished = perf_counter()
+                self._done(node)
+                ready = fail(node, error)
+            else:
+                node.finished = perf_counter()
+                self._done(node)
+                ready = finish(node, result)
+            start_all(ready)
+        except Exception:  # pragma: no cover - a bug in asynckit, not in the task
+            _log.exception("asynckit: settling %s failed", describe(node))
+
+    def _done(self, node: Node) -> None:
+        # Before settling: the settle of a pool's last task may call close(),
+        # which must then see nothing busy.
+        self.tasks.pop(node, None)
+        with self.mutex:
+            self.busy -= 1
+
+    def _guard(self, node: Node) -> None:
+        """Called on the loop thread before it would block on ``node``.
+
+        Blocking there (``value.get()``, ``value.wait()``, using the proxy in
+        an ``async def`` task) stops the loop, so a node that needs the loop
+        (one of our tasks, or anything still waiting for one through its
+        inputs) could never settle: raise instead of hanging forever.
+        Blocking on other work (a threaded task) is allowed; it only stalls
+        the loop's other coroutines meanwhile.
+        """
+        seen: set[int] = set()
+        todo = [node]
+        while todo:
+            item = todo.pop()
+            if item.state >= DONE or id(item) in seen:
+                continue
+            seen.add(id(item))
+            if item.backend is self:
+                via = "" if item is node else f", which waits for {describe(item)},"
+                raise RuntimeError(
+                    f"{describe(node)}{via} runs on the event loop of pool "
+                    f"{self.pool.name!r}, and this code runs on that loop (in an async def "
+                    f"task): blocking here with value.get(), value.wait() or by using the "
+                    f"value would wait forever. Write `await value` instead.")
+            if item.state <= QUEUED:
+                todo.extend(item.inputs)
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    # Our own tasks have all finished when the loop stops; what is left was
+    # started by user code with asyncio.create_task and never awaited. Cancel
+    # it, as asyncio.run does.
+    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if not leftovers:
+        return
+    for task in leftovers:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+
+
+_backends: weakref.WeakSet[LoopBackend] = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    # atexit runs after threading's exit hooks, so the pools' own exit hook
+    # (pool._at_exit) has already waited for every task: the loops are idle.
+    for backend in list(_backends):
+        backend.close()
+
+
+atexit.register(_close_all)
+
+__all__ = ["LoopBackend"]

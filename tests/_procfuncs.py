@@ -1,0 +1,80 @@
+"""Task functions for the processes, executor and Dask backend tests.
+
+Worker processes import functions by reference (``_procfuncs.add``), so they
+live here, at module top level, rather than inside the test modules.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+from asynckit import Pool
+
+#: A processes pool made at import, as a user's module would make one. A
+#: worker process that imports this module makes it too; it starts no
+#: processes until a task is submitted to it.
+procpool = Pool(2, backend="processes", name="procfuncs")
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def mul(a: int, b: int) -> int:
+    return a * b
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def pid_and(value: object) -> tuple[int, object]:
+    return os.getpid(), value
+
+
+def total(values: list[int], start: int = 0) -> int:
+    return start + sum(values)
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def missing(key: str) -> None:
+    raise KeyError(key)
+
+
+def exit_abruptly() -> None:
+    os._exit(3)
+
+
+def kill_myself() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def thread_name(value: object) -> tuple[str, object]:
+    return threading.current_thread().name, value
+
+
+def where() -> str:
+    """The address of the Dask worker running this (raises outside a worker)."""
+    import distributed
+
+    return str(distributed.get_worker().address)
+
+
+def where_and(value: object) -> tuple[str, object]:
+    return where(), value
+
+
+def with_key(key: str, priority: int) -> str:
+    # keyword names that client.submit() itself takes
+    return f"{key}:{priority}"
+
+
+@procpool.task
+def square(x: int) -> tuple[int, int]:
+    """A decorated task: its module attribute is the wrapper, not this function."""
+    return os.getpid(), x * x

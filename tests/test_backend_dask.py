@@ -1,0 +1,139 @@
+"""client=/backend="dask": tasks run on a real Dask cluster (a LocalCluster on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import _procfuncs as f
+import pytest
+
+from asynckit import AsyncList, Pool, state
+
+distributed = pytest.importorskip("distributed")
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One cluster of two worker processes for the whole module (they are slow to start)."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None,
+                                  ) as cluster, distributed.Client(cluster) as client:
+        yield cluster, client
+
+
+@pytest.fixture(scope="module")
+def pool(cluster):
+    return Pool(client=cluster[1], name="dask-tests")
+
+
+def workers(cluster) -> set[str]:
+    return set(cluster[1].scheduler_info()["workers"])
+
+
+def is_remote(value) -> bool:
+    """Settled, with its result still on the cluster (never fetched here)."""
+    node = value._self_task
+    return state(value) == "done" and isinstance(node.remote.future, distributed.Future) \
+        and not node.remote.here and repr(value).endswith("done>")
+
+
+@pytest.mark.timeout(60)
+def test_a_dependency_graph_runs_on_the_cluster(cluster, pool: Pool) -> None:
+    a = pool.do(f.add, 1, 2)
+    b = pool.do(f.mul, a, 10)
+    c = pool.do(f.add, a, b)
+    seen = pool.do(f.where_and, [a, {"b": b}, (c,)])
+    worker, value = seen.get(30)
+    assert worker in workers(cluster)  # distributed.get_worker() works in the task
+    assert value == [3, {"b": 30}, (33,)]
+    # a and b travelled to their dependents as Dask futures: never fetched here.
+    assert is_remote(a) and is_remote(b)
+    assert c == 33
+    assert not is_remote(c)  # used here: fetched now
+    assert pool.wait(30)
+
+
+@pytest.mark.timeout(60)
+def test_errors_reach_the_user_with_their_type(pool: Pool) -> None:
+    bad = pool.do(f.missing, "nope")
+    after = pool.do(f.add, bad, 1)
+    with pytest.raises(KeyError, match="nope"):
+        bad.get(30)
+    with pytest.raises(KeyError, match="nope"):
+        after.get(30)
+    with pytest.raises(ValueError, match="boom"):
+        pool.do(f.fail, "boom").get(30)
+
+
+@pytest.mark.timeout(60)
+def test_asynclist_chain_decorator_and_wait(pool: Pool) -> None:
+    @pool.task
+    def total(pages: list[bytes]) -> int:
+        return sum(len(page) for page in pages)
+
+    @pool.task
+    def page(n: int) -> bytes:
+        return b"x" * n
+
+    pages = [page(n) for n in range(5)]
+    listed = AsyncList(pages)
+    t = total(listed)
+    chained = t.chain(f.add, 40, 2)
+    assert t + 1 == 11
+    assert chained == 42
+    assert [len(p) for p in listed] == [0, 1, 2, 3, 4]
+    assert pool.wait(30)
+
+
+@pytest.mark.timeout(60)
+def test_keywords_and_mixed_backends(pool: Pool) -> None:
+    # keyword names client.submit() takes for itself still reach the function
+    assert pool.do(f.with_key, key="k", priority=5) == "k:5"
+    threads = Pool(2)
+    here = threads.do(f.add, 1, 1)
+    there = pool.do(f.mul, here, 21)  # a thread result goes to Dask as a plain value
+    back = threads.do(f.add, there, 0)  # a Dask result is fetched for a thread task
+    assert back.get(30) == 42
+    assert pool.do(f.total, [there, here], start=frozenset({there}) and 0) == 44
+    threads.shutdown()
+
+
+@pytest.mark.timeout(60)
+def test_backend_dask_with_an_address_makes_its_own_client(cluster) -> None:
+    pool = Pool(backend="dask", address=cluster[0].scheduler_address)
+    assert pool.do(f.where_and, 5).get(30)[1] == 5
+    client = pool._backend.client
+    assert client is not cluster[1]
+    pool.shutdown()
+    client.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_killed_worker_process_mid_graph_is_recovered(cluster, pool: Pool) -> None:
+    client = cluster[1]
+    first = pool.do(f.mul, 6, 7)
+    assert first.wait(30) and is_remote(first)
+    holder = next(iter(client.who_has(first._self_task.remote.future).values()))[0]
+    pids = client.run(os.getpid)
+    os.kill(pids[holder], signal.SIGKILL)  # the only copy of first's result is gone
+    second = pool.do(f.add, first, 0)  # Dask recomputes first, then runs this
+    assert second.get(60) == 42
+    assert first == 42
+
+
+@pytest.mark.timeout(120)
+def test_the_cluster_example_runs() -> None:
+    done = subprocess.run([sys.executable, str(EXAMPLES / "cluster.py")],
+                          capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2, done.stdout
+    sizes = eval(lines[0])  # the page sizes, downloaded on the cluster
+    assert len(sizes) == 8 and all(size > 0 for size in sizes)
+    assert int(lines[1]) == sum(sizes) + 1

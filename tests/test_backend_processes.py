@@ -1,0 +1,180 @@
+"""backend="processes": tasks run in worker processes, the graph stays here."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import pickle
+import subprocess
+import sys
+import threading
+
+import _procfuncs as f
+import pytest
+
+from asynckit import AsyncList, Pool, state
+
+
+@pytest.fixture(scope="module")
+def pool():
+    """One processes pool for the module: worker processes are slow to start."""
+    pool = Pool(2, backend="processes", name="processes-tests")
+    yield pool
+    pool.shutdown()
+
+
+def executor_of(pool: Pool) -> concurrent.futures.ProcessPoolExecutor:
+    return pool._backend.executor
+
+
+@pytest.mark.timeout(60)
+def test_a_dependency_graph_runs_in_worker_processes(pool: Pool) -> None:
+    a = pool.do(f.add, 1, 2)
+    b = pool.do(f.mul, a, 10)
+    c = pool.do(f.add, a, b)
+    both = pool.do(f.pid_and, [a, {"b": b}, (c,)])
+    worker, value = both.get()
+    assert value == [3, {"b": 30}, (33,)]
+    assert c == 33
+    assert worker != os.getpid()
+    assert pool.wait(30)
+
+
+@pytest.mark.timeout(60)
+def test_the_start_method_is_safe_with_threads(pool: Pool) -> None:
+    pool.do(f.add, 1, 1).get()
+    method = executor_of(pool)._mp_context.get_start_method()
+    assert method in ("forkserver", "spawn")
+
+
+@pytest.mark.timeout(60)
+def test_errors_keep_their_type_and_reach_dependents(pool: Pool) -> None:
+    bad = pool.do(f.fail, "no good")
+    after = pool.do(f.add, bad, 1)
+    with pytest.raises(ValueError, match="no good"):
+        bad.get()
+    with pytest.raises(ValueError, match="no good"):
+        after.get()
+    assert state(after) == "failed"
+
+
+@pytest.mark.timeout(60)
+def test_asynclist_chain_and_wait(pool: Pool) -> None:
+    values = AsyncList([pool.do(f.mul, n, n) for n in range(6)])
+    summed = pool.do(f.total, values, start=100)
+    chained = summed.chain(f.add, 1, 2)
+    assert list(values) == [0, 1, 4, 9, 16, 25]
+    assert summed == 155
+    assert chained.get() == 3
+    assert pool.wait(30)
+
+
+@pytest.mark.timeout(60)
+def test_map_keeps_input_order(pool: Pool) -> None:
+    assert list(pool.map(f.add, range(5), range(5), timeout=30)) == [0, 2, 4, 6, 8]
+
+
+@pytest.mark.timeout(60)
+def test_a_decorated_function_runs_in_a_worker_process() -> None:
+    values = [f.square(n) for n in range(4)]
+    assert [v[1] for v in values] == [0, 1, 4, 9]
+    assert all(v[0] != os.getpid() for v in values)
+    assert f.procpool.wait(30)
+
+
+@pytest.mark.timeout(30)
+def test_a_lambda_fails_at_submission_naming_pickle(pool: Pool) -> None:
+    with pytest.raises(pickle.PicklingError, match="pickle the function") as caught:
+        pool.do(lambda: 1)
+    assert "lambda" in str(caught.value)
+    assert pool.wait(10)
+
+
+@pytest.mark.timeout(30)
+def test_a_local_function_fails_at_submission(pool: Pool) -> None:
+    def local(x: int) -> int:
+        return x
+
+    with pytest.raises(pickle.PicklingError, match="pickle the function") as caught:
+        pool.do(local, 1)
+    assert "local" in str(caught.value)
+
+
+@pytest.mark.timeout(30)
+def test_a_lock_argument_fails_at_submission_naming_it(pool: Pool) -> None:
+    with pytest.raises(pickle.PicklingError, match=r"pickle argument 2 \(lock\)"):
+        pool.do(f.add, 1, threading.Lock())
+    with pytest.raises(pickle.PicklingError, match=r"keyword argument 'start' \(lock\)"):
+        pool.do(f.total, [1], start=threading.Lock())
+
+
+@pytest.mark.timeout(30)
+def test_an_unpicklable_task_that_waits_for_inputs_fails_at_submission(pool: Pool) -> None:
+    first = pool.do(f.add, 1, 2)
+    with pytest.raises(pickle.PicklingError, match="argument 2"):
+        pool.do(f.add, first, threading.Lock())
+    assert first == 3
+    assert pool.wait(30)
+
+
+@pytest.mark.timeout(30)
+def test_an_unpicklable_dependency_result_fails_that_task_only(pool: Pool) -> None:
+    threads = Pool(1)
+    gate = threading.Event()
+
+    def lock_later() -> threading.Lock:
+        gate.wait(20)
+        return threading.Lock()
+
+    lock = threads.do(lock_later)
+    using = pool.do(f.pid_and, lock)  # pending: its argument is not known yet
+    gate.set()
+    with pytest.raises(pickle.PicklingError, match="argument 1"):
+        using.get()
+    assert pool.do(f.add, 2, 2) == 4
+    threads.shutdown()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("die", [f.exit_abruptly, f.kill_myself], ids=["os._exit", "SIGKILL"])
+def test_a_dead_worker_fails_its_task_and_the_pool_serves_on(pool: Pool, die) -> None:
+    before = pool.do(f.add, 1, 1).get()
+    dead = pool.do(die)
+    dependent = pool.do(f.add, dead, 1)
+    with pytest.raises(concurrent.futures.process.BrokenProcessPool,
+                       match="worker process died"):
+        dead.get()
+    with pytest.raises(concurrent.futures.process.BrokenProcessPool):
+        dependent.get()
+    # Later work runs in fresh worker processes.
+    after = [pool.do(f.mul, n, 2) for n in range(4)]
+    assert [v.get(30) for v in after] == [0, 2, 4, 6]
+    assert before == 2
+    assert pool.wait(30)
+
+
+@pytest.mark.timeout(60)
+def test_resize_and_shutdown_stop_the_worker_processes() -> None:
+    pool = Pool(1, backend="processes")
+    assert pool.do(f.add, 1, 2) == 3
+    pool.worker_count = 2
+    assert [v.get(30) for v in [pool.do(f.add, n, n) for n in range(3)]] == [0, 2, 4]
+    executor = executor_of(pool)
+    pool.shutdown()
+    assert executor._shutdown_thread
+    with pytest.raises(RuntimeError):
+        pool.do(f.add, 1, 2)
+
+
+@pytest.mark.timeout(60)
+def test_pending_work_finishes_at_interpreter_exit() -> None:
+    # concurrent.futures refuses new work once its own exit hook has run; the
+    # backend's hook runs first, so a script that never waits still finishes.
+    code = ("from asynckit import Pool\n"
+            "pool = Pool(1, backend='processes')\n"
+            "first = pool.do(pow, 2, 10)\n"
+            "pool.do(print, 'from a worker:', first)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=50)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "from a worker: 1024"

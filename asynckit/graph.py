@@ -30,6 +30,7 @@ from .value import (
     After,
     Node,
     _lock,
+    _name_of,
     settle,
 )
 
@@ -226,6 +227,8 @@ def finish(node: Node, result: Any) -> list[Node]:
     """The task's function returned ``result``: settle, or follow a returned AsyncValue."""
     if node.spec is not None:
         _release(node)
+    if node.name is None:
+        node.name = getattr(node.fn, "__qualname__", None) or _name_of(node.fn)
     node.fn = node.args = node.kwargs = None
     if type(result) in PROXY_TYPES:
         # Results flatten, as promises do: settle with that value's outcome
@@ -257,6 +260,8 @@ def fail(node: Node, error: BaseException) -> list[Node]:
                 node.state = HELD
             node.pool._retry_later(node, delay)
             return []
+    if node.name is None:
+        node.name = _name_of(node.fn)
     node.fn = node.args = node.kwargs = None
     return settle(node, None, error)
 

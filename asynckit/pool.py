@@ -88,6 +88,10 @@ def _name_of(fn: Any) -> str:
     return type(fn).__name__
 
 
+_CO_COROUTINE = inspect.CO_COROUTINE
+_new_proxy = AsyncValue.__new__  # see value.new_value: no __init__ on the hot path
+
+
 def _is_coroutine_function(fn: Any) -> bool:
     code = getattr(fn, "__code__", None)
     if code is not None:
@@ -203,14 +207,21 @@ class Pool(concurrent.futures.Executor):
                 raise RuntimeError(f"pool {self.name!r} is shut down: create a new Pool "
                                    f"to run more work")
         if backend is None:
-            if spec is None:
-                if not callable(fn):
-                    raise _not_callable(fn, "pool.do()")
-                backend = self._loop() if _is_coroutine_function(fn) else self._backend
-            else:
+            if spec is not None:
                 backend = self._loop() if spec.is_async else self._backend
-        node = Node(self, backend, fn, args, kwargs, spec, name or _name_of(fn))
-        proxy = new_value(node)
+            else:
+                code = getattr(fn, "__code__", None)
+                if code is not None and not code.co_flags & _CO_COROUTINE:
+                    backend = self._backend  # a plain function: the common case
+                elif not callable(fn):
+                    raise _not_callable(fn, "pool.do()")
+                else:
+                    backend = self._loop() if _is_coroutine_function(fn) else self._backend
+        # The name is looked up lazily (value.describe) or when fn is dropped.
+        node = Node(self, backend, fn, args, kwargs, spec, name)
+        proxy = _new_proxy(AsyncValue)
+        proxy._self_task = node
+        node.proxy = proxy
         # Scan first: if a container's iteration raises, the caller gets the
         # error and the pool keeps no node that would never settle.
         inputs = find_inputs(args, kwargs)

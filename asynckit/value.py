@@ -33,6 +33,7 @@ import reprlib
 import sys
 import threading
 import weakref
+import _thread
 from _thread import allocate_lock
 from collections.abc import Iterator
 from time import perf_counter
@@ -141,16 +142,45 @@ class _Reporter:
         if self.observed:
             return
         self.observed = True
-        try:
-            _log.warning(
-                "asynckit: task %s failed and nobody observed its error",
-                self.name or "?", exc_info=(type(self.error), self.error, self.tb),
-            )
-        except Exception:  # logging torn down at interpreter exit
-            pass
+        _log_unobserved(self.error, self.tb, self.name)
 
     def __del__(self) -> None:
+        if self.observed:
+            return
+        ast = sys.modules.get("ast")
+        if ast is not None and sys._getframe(1).f_code is ast.parse.__code__:
+            # Collected in the middle of ast.parse (pytest, linters do that).
+            # Formatting a traceback parses source to place its carets, and a
+            # nested ast.parse breaks the outer one on CPython 3.11
+            # ("AST constructor recursion depth mismatch"): log from a thread,
+            # started without waiting for it (Thread.start would release the
+            # GIL right here, and the thread would parse in the middle).
+            self.observed = True
+            _deferred.append((self.error, self.tb, self.name))
+            _thread.start_new_thread(_log_deferred, ())
+            return
         self.report()
+
+
+_deferred: list[tuple[BaseException, Any, str | None]] = []
+
+
+def _log_deferred() -> None:
+    # Also called at exit, so a report is never lost; list.pop is atomic, so
+    # none is logged twice.
+    while _deferred:
+        try:
+            _log_unobserved(*_deferred.pop(0))
+        except IndexError:
+            return
+
+
+def _log_unobserved(error: BaseException, tb: Any, name: str | None) -> None:
+    try:
+        _log.warning("asynckit: task %s failed and nobody observed its error",
+                     name or "?", exc_info=(type(error), error, tb))
+    except Exception:  # logging torn down at interpreter exit
+        pass
 
 
 _unobserved: weakref.WeakSet[_Reporter] = weakref.WeakSet()
@@ -158,6 +188,7 @@ _unobserved: weakref.WeakSet[_Reporter] = weakref.WeakSet()
 
 def report_unobserved() -> None:
     """Log every failure still alive and unobserved (called at interpreter exit)."""
+    _log_deferred()
     for reporter in list(_unobserved):
         reporter.report()
 
@@ -189,14 +220,15 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
             # settles a result, so nothing can have settled it meanwhile.
             proxy.__wrapped__ = result
         ready = _NOTHING
+        gathers = None
         with _lock:
             dependents = node.dependents
             simple = node.state < DONE
             if dependents is not None:
-                # Plain inputs of pending tasks only; anything else (followers,
-                # AsyncLists, chain edges, callbacks) takes the general path.
+                # Inputs of pending tasks and AsyncLists only; anything else
+                # (followers, chain edges, callbacks) takes the general path.
                 for dep in dependents:
-                    if type(dep) is not Node or dep.state != PENDING or dep.fn is GATHER:
+                    if type(dep) is not Node or dep.state != PENDING:
                         simple = False
                         break
             if simple:
@@ -210,6 +242,12 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
                     for dep in dependents:
                         dep.pending -= 1
                         if dep.pending == 0:
+                            if dep.fn is GATHER:
+                                if gathers is None:
+                                    gathers = [dep]
+                                else:
+                                    gathers.append(dep)
+                                continue
                             spec = dep.spec
                             dep.state = HELD if spec is not None and spec.limiter is not None \
                                 else QUEUED
@@ -223,6 +261,9 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
                 live.discard(node)
                 if not live:
                     pool._drained_now()
+            if gathers is not None:
+                for gather in gathers:
+                    _finish_gather(gather, ready)
             return ready
     ready: list[Node] = []
     _settle(node, result, error, source, False, ready)
@@ -350,6 +391,9 @@ def _finish_gather(node: Node, ready: list[Node]) -> None:
         if type(item) in PROXY_TYPES:
             inner = item._self_task
             if inner.state != DONE:
+                # Keep the items: iterating a failed list still yields the
+                # items before the failed one, then raises (Executor.map).
+                node.args = items
                 _settle(node, None, inner.error, inner, False, ready)
                 return
             if inner.remote is not None:
@@ -480,7 +524,7 @@ _repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 4
 
 def describe(node: Node) -> str:
     """``name(args…)`` for reprs, errors and pictures; never blocks."""
-    name = node.name or "task"
+    name = node.name or _name_of(node.fn)
     args = node.args
     if args is None or node.fn is GATHER:
         return name
@@ -494,6 +538,14 @@ def describe(node: Node) -> str:
     if len(text) > 60:
         text = text[:59] + "…"
     return f"{name}({text})"
+
+
+def _name_of(fn: Any) -> str:
+    """A callable's name for people: its qualified name, else its type's name."""
+    if fn is None:
+        return "task"
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    return name if isinstance(name, str) else type(fn).__name__
 
 
 def _short(obj: Any) -> str:

@@ -1,0 +1,368 @@
+"""Exit and Ctrl-C, in real subprocesses (API.md §6).
+
+- A script that submits work and simply ends still runs every task.
+- Ctrl-C while the main thread waits (``get``, ``wait``, ``pool.wait``, a
+  proxy use, or a task the main thread runs itself) raises KeyboardInterrupt
+  within 0.2 s; tasks that have not started never run; the process exits as
+  soon as the running task returns.
+- A failure nobody observed is logged once at exit.
+
+Each child prints ``READY`` when it is about to block, and the parent waits
+until the child's main thread is asleep before it sends SIGINT (no sleeps).
+Children and parent compare ``time.monotonic()``, a system-wide clock on
+Linux, so the child reports when it caught the interrupt and the parent
+knows when it sent it.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="needs /proc and SIGINT")
+
+TIMEOUT = 30
+
+
+class _Child(subprocess.Popen[str]):
+    """A child whose stdout is read line by line on a thread, with timeouts."""
+
+    lines: queue.SimpleQueue[str]
+    err: list[str]
+    reader: threading.Thread
+    err_reader: threading.Thread
+
+    def expect(self, prefix: str) -> str:
+        try:
+            line = self.lines.get(timeout=TIMEOUT)
+        except queue.Empty:
+            line = "<nothing>"
+        if not line.startswith(prefix):
+            self.kill()
+            self.wait(timeout=TIMEOUT)
+            self.err_reader.join(TIMEOUT)
+            pytest.fail(f"expected {prefix!r} from the child, got {line!r}\n{''.join(self.err)}")
+        return line
+
+    def rest(self, stdin: str = "") -> tuple[str, str]:
+        """Write ``stdin``, wait for exit; (the rest of stdout, stderr)."""
+        assert self.stdin is not None and self.stderr is not None
+        try:
+            self.stdin.write(stdin)
+            self.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            self.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.wait(timeout=TIMEOUT)
+            pytest.fail(f"the child did not exit\n{''.join(self.err)}")
+        self.reader.join(TIMEOUT)
+        self.err_reader.join(TIMEOUT)
+        out = []
+        while not self.lines.empty():
+            out.append(self.lines.get())
+        return "".join(out), "".join(self.err)
+
+    def expect_stderr(self, text: str) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while text not in "".join(self.err):
+            if time.monotonic() > deadline or not self.err_reader.is_alive():
+                self.kill()
+                pytest.fail(f"expected {text!r} on stderr, got {''.join(self.err)!r}")
+            time.sleep(0.001)  # polling a condition, not ordering by sleeping
+
+
+def _spawn(script: str, tmp_path: Path, *args: str) -> _Child:
+    path = tmp_path / "child.py"
+    path.write_text(textwrap.dedent(script))
+    child = _Child(
+        [sys.executable, str(path), str(tmp_path), *args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
+    child.lines = queue.SimpleQueue()
+
+    def read() -> None:
+        assert child.stdout is not None
+        for line in child.stdout:
+            child.lines.put(line)
+
+    def read_err() -> None:
+        assert child.stderr is not None
+        for line in child.stderr:
+            child.err.append(line)
+
+    child.err = []
+    child.reader = threading.Thread(target=read, daemon=True)
+    child.reader.start()
+    child.err_reader = threading.Thread(target=read_err, daemon=True)
+    child.err_reader.start()
+    return child
+
+
+def _wait_asleep(pid: int) -> None:
+    """Until the child's main thread is sleeping (in a lock acquire, after READY)."""
+    stat = Path(f"/proc/{pid}/task/{pid}/stat")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        state = stat.read_text().rsplit(")", 1)[1].split()[0]
+        if state == "S":
+            return
+        time.sleep(0.001)  # polling a condition, not ordering by sleeping
+    pytest.fail("the child's main thread never went to sleep")
+
+
+def _ran(tmp_path: Path) -> set[str]:
+    return {p.name[len("ran-"):] for p in tmp_path.glob("ran-*")}
+
+
+# --------------------------------------------------------------------------
+# Exit finishes work
+
+
+def test_script_that_just_ends_runs_every_task(tmp_path: Path) -> None:
+    proc = _spawn("""
+        import sys, time, asynckit
+        out = sys.argv[1] + "/lines"
+        pool = asynckit.Pool(2)
+
+        def log(tag):
+            time.sleep(0.002)  # the main thread is long gone by the end
+            with open(out, "a") as f:
+                f.write(tag + "\\n")
+            return tag
+
+        def spawner(i):  # a task that submits more tasks
+            log(f"spawner{i}")
+            pool.do(log, pool.do(log, f"nested{i}"))  # nested{i} twice, in order
+
+        for i in range(40):
+            pool.do(log, f"plain{i}")
+        for i in range(5):
+            pool.do(spawner, i)
+        pool.do(log, "chained-from").chain(log, "chain")
+        asynckit.do(log, "default-pool")
+        print("SUBMITTED", flush=True)
+    """, tmp_path)
+    out, err = proc.rest()
+    assert proc.returncode == 0, err
+    assert out.strip() == "SUBMITTED"
+    lines = (tmp_path / "lines").read_text().split()
+    expected = ([f"plain{i}" for i in range(40)] + [f"spawner{i}" for i in range(5)]
+                + [f"nested{i}" for i in range(5)] * 2
+                + ["chained-from", "chain", "default-pool"])
+    assert sorted(lines) == sorted(expected)
+
+
+# --------------------------------------------------------------------------
+# Ctrl-C
+
+# The child: one worker, busy with `running` (it returns when the parent
+# writes a line to stdin); behind it, tasks that must never run. The main
+# thread then blocks in the way named by argv[2].
+CTRL_C_CHILD = """
+    import sys, threading, time, asynckit
+    where, how = sys.argv[1], sys.argv[2]
+    pool = asynckit.Pool(1)
+    started = threading.Event()
+
+    def mark(name, *inputs):
+        open(f"{where}/ran-{name}", "w").close()
+        return 1
+
+    def running():
+        started.set()
+        sys.stdin.readline()
+        if how == "top-level":
+            # New work from a running task, after Ctrl-C ended the program:
+            # cancelled, not run.
+            assert asynckit.state(pool.do(mark, "spawned")) == "cancelled"
+        mark("running")
+        return 41
+
+    def inline():  # run by the main thread itself, in inline.get()
+        print("READY", flush=True)
+        threading.Event().wait()
+
+    blocker = pool.do(running)
+    started.wait()
+    unstarted = [pool.do(mark, f"queued{i}") for i in range(3)]
+    dependent = pool.do(mark, "dependent", blocker)
+    chained = blocker.chain(mark, "chained")
+    if how == "inline":
+        inline_value = pool.do(inline)
+
+    try:
+        if how == "inline":
+            inline_value.get()
+        else:
+            print("READY", flush=True)
+            if how == "get":
+                blocker.get()
+            elif how == "get-timeout":
+                blocker.get(timeout=60)
+            elif how == "value-wait":
+                blocker.wait()
+            elif how == "value-wait-timeout":
+                blocker.wait(60)
+            elif how == "pool-wait-timeout":
+                pool.wait(60)
+            elif how == "as-completed":
+                list(asynckit.as_completed([blocker]))
+            elif how == "unwrap":
+                asynckit.unwrap([blocker])
+            elif how == "iterate-asynclist":
+                list(asynckit.AsyncList([blocker]))
+            elif how == "pool-wait":
+                pool.wait()
+            elif how == "proxy":
+                blocker + 1
+            elif how == "top-level":
+                threading.Event().wait()
+    except KeyboardInterrupt:
+        print("CAUGHT", time.monotonic(), flush=True)
+    else:
+        print("NOT INTERRUPTED", flush=True)
+    for value in (*unstarted, dependent, chained):
+        assert asynckit.state(value) == "cancelled", (value, asynckit.state(value))
+    print("STATES", asynckit.state(blocker), flush=True)
+    # The program ends here: the exit hook waits for `running` only.
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("how", [
+    "get", "get-timeout", "value-wait", "value-wait-timeout", "pool-wait", "pool-wait-timeout",
+    "proxy", "inline", "as-completed", "unwrap", "iterate-asynclist"])
+def test_ctrl_c_in_a_wait_is_prompt_and_cancels_unstarted_work(tmp_path: Path, how: str) -> None:
+    proc = _spawn(CTRL_C_CHILD, tmp_path, how)
+    proc.expect("READY")
+    _wait_asleep(proc.pid)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    caught = float(proc.expect("CAUGHT").split()[1])
+    assert caught - sent < 0.2, f"KeyboardInterrupt took {caught - sent:.3f} s"
+    assert proc.expect("STATES").split()[1] == "running"
+    assert _ran(tmp_path) == set()
+    # The only thing holding the process now is the running task.
+    assert proc.poll() is None
+    released = time.monotonic()
+    out, err = proc.rest("go\n")
+    exited = time.monotonic() - released
+    assert proc.returncode == 0, err
+    assert _ran(tmp_path) == {"running"}, err
+    assert "Traceback" not in err, err
+    assert exited < 2, f"the process took {exited:.2f} s to exit after the last task"
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_reaching_top_level_cancels_unstarted_work(tmp_path: Path) -> None:
+    # No try/except in the child: KeyboardInterrupt ends the program, and the
+    # exit hook (which sees sys.last_type / sys.last_exc) cancels the rest.
+    script = CTRL_C_CHILD.replace("    except KeyboardInterrupt:", "    except ZeroDivisionError:")
+    proc = _spawn(script, tmp_path, "top-level")
+    proc.expect("READY")
+    _wait_asleep(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    # The traceback is printed before the interpreter finalises; once the
+    # main thread sleeps again, it is in the exit hook, waiting for `running`.
+    # (Tasks that become ready before the hook runs may still start: the
+    # hook is the first asynckit code to see this interrupt.)
+    proc.expect_stderr("KeyboardInterrupt")
+    _wait_asleep(proc.pid)
+    out, err = proc.rest("go\n")
+    assert proc.returncode in (-signal.SIGINT, 128 + signal.SIGINT, 1), (proc.returncode, err)
+    assert "CAUGHT" not in out
+    assert _ran(tmp_path) == {"running"}, (out, err)
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_the_exit_hook_waits_cancels_unstarted_work(tmp_path: Path) -> None:
+    proc = _spawn("""
+        import signal, sys, threading, asynckit
+        where = sys.argv[1]
+        pool = asynckit.Pool(1)
+        started = threading.Event()
+
+        def interrupted(signum, frame):  # the default, plus a word to the parent
+            print("SIGINT", flush=True)
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, interrupted)
+
+        def mark(name):
+            open(f"{where}/ran-{name}", "w").close()
+
+        def running():
+            started.set()
+            sys.stdin.readline()
+            spawned = pool.do(mark, "spawned")  # after Ctrl-C: cancelled, not run
+            mark("running")
+            assert asynckit.state(spawned) == "cancelled"
+
+        pool.do(running)
+        started.wait()
+        for i in range(3):
+            pool.do(mark, f"queued{i}")
+        print("READY", flush=True)
+        # ends: the exit hook waits in pool.wait()
+    """, tmp_path)
+    proc.expect("READY")
+    _wait_asleep(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    # The main thread sleeps only in the exit hook's wait: the hook catches
+    # the interrupt (no traceback), cancels the queued tasks, and waits for
+    # the running one (asleep again: the cancelling is done).
+    proc.expect("SIGINT")
+    _wait_asleep(proc.pid)
+    out, err = proc.rest("go\n")
+    assert _ran(tmp_path) == {"running"}, err
+    assert "Traceback" not in err, err
+
+
+# --------------------------------------------------------------------------
+# Unobserved errors at exit
+
+
+def test_unobserved_error_alive_at_exit_is_logged_once(tmp_path: Path) -> None:
+    proc = _spawn("""
+        import asynckit
+
+        class Unseen(Exception):
+            pass
+
+        class Seen(Exception):
+            pass
+
+        def fail(cls):
+            raise cls("boom")
+
+        pool = asynckit.Pool(2)
+        first = pool.do(fail, Unseen)
+        second = pool.do(lambda x: x, first)
+        third = pool.do(lambda x: x, second)   # three failed values, one error
+        observed = pool.do(fail, Seen)
+        try:
+            observed.get()
+        except Seen:
+            pass
+        pool.wait()
+        print("END", flush=True)
+    """, tmp_path)
+    out, err = proc.rest()
+    assert proc.returncode == 0, err
+    assert out.strip() == "END"
+    assert err.count("nobody observed its error") == 1, err
+    assert err.count("Unseen: boom") == 1, err
+    assert "Traceback" in err
+    assert "Seen: boom" not in err.replace("Unseen: boom", "")

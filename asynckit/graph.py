@@ -139,6 +139,25 @@ def plain(obj: Any) -> Any:
     return obj
 
 
+def _resolve(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``plain`` over a ready task's arguments, with direct AsyncValues inlined.
+
+    Every AsyncValue among them has settled with a result by now (a failed
+    input would have failed the task), so its C field holds the value, unless
+    the value lives elsewhere (``remote``).
+    """
+    resolved = []
+    for arg in args:
+        kind = type(arg)
+        if kind in PROXY_TYPES:
+            resolved.append(arg.__wrapped__ if arg._self_task.remote is None else arg.get())
+        elif kind in _ATOMS:
+            resolved.append(arg)
+        else:
+            resolved.append(plain(arg))
+    return tuple(resolved)
+
+
 def link(node: Node, inputs: list[Node], after: Node | None = None) -> bool:
     """Register ``node`` with its unsettled inputs. True if it is ready now.
 
@@ -166,7 +185,9 @@ def link(node: Node, inputs: list[Node], after: Node | None = None) -> bool:
                 after.dependents.append(edge)
             pending += 1
         node.pending = pending
-        node.inputs = tuple(inputs) if after is None else (*inputs, after)
+        if after is not None:
+            inputs.append(after)
+        node.inputs = inputs  # kept (nodes only, never results) for to_dot
         if failed is None and pending == 0:
             spec = node.spec
             node.state = HELD if spec is not None and spec.limiter is not None else QUEUED
@@ -212,7 +233,7 @@ def run(node: Node) -> list[Node]:
         # Rebuilding the arguments runs user code too (a container subclass's
         # constructor or copy): inside the try, so the node settles either way.
         if node.inputs:
-            args = tuple([plain(arg) for arg in args])
+            args = _resolve(args)
             if kwargs:
                 kwargs = {key: plain(arg) for key, arg in kwargs.items()}
         result = node.fn(*args, **kwargs) if kwargs else node.fn(*args)

@@ -25,6 +25,7 @@ This module knows nothing of pools or backends: the node's ``pool`` and
 
 from __future__ import annotations
 
+import _thread
 import copy
 import logging
 import operator
@@ -33,7 +34,6 @@ import reprlib
 import sys
 import threading
 import weakref
-import _thread
 from _thread import allocate_lock
 from collections.abc import Iterator
 from time import perf_counter
@@ -44,7 +44,7 @@ import wrapt
 from .errors import CancelledError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Generator, Iterable
+    from collections.abc import Callable, Generator, Iterable, Sequence
 
 __all__ = ["AsyncValue", "AsyncList"]
 
@@ -98,7 +98,7 @@ class Node:
         self.name = name
         self.dependents: list[Any] | None = None
         self.pending = 0
-        self.inputs: tuple[Node, ...] = ()
+        self.inputs: Sequence[Node] = ()
         self.waiter: Any = None
         self.error: BaseException | None = None
         self.tb: Any = None

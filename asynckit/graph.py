@@ -119,7 +119,7 @@ def plain(obj: Any) -> Any:
             if hasattr(obj, "_fields"):  # a namedtuple
                 return kind(*items)
             return kind(items)
-        rebuilt = copy.copy(obj)  # a list or set subclass: keep its attributes
+        rebuilt: Any = copy.copy(obj)  # a list or set subclass: keep its attributes
         rebuilt.clear()
         if isinstance(obj, list):
             rebuilt.extend(items)

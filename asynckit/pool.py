@@ -626,7 +626,7 @@ def _stop() -> None:
     _interrupted()
 
 
-_value._hooks.interrupted = _interrupted  # type: ignore[attr-defined]
+_value._hooks.interrupted = _interrupted  # type: ignore[method-assign]
 
 
 def _at_exit() -> None:

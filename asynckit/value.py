@@ -219,7 +219,7 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
             # C field without taking the lock. Only the task's own runner
             # settles a result, so nothing can have settled it meanwhile.
             proxy.__wrapped__ = result
-        ready = _NOTHING
+        ready: list[Node] = _NOTHING
         gathers = None
         with _lock:
             dependents = node.dependents
@@ -265,7 +265,7 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
                 for gather in gathers:
                     _finish_gather(gather, ready)
             return ready
-    ready: list[Node] = []
+    ready = []
     _settle(node, result, error, source, False, ready)
     return ready
 
@@ -293,7 +293,7 @@ def _settle(node: Node, result: Any, error: BaseException | None,
     already settled (or, with ``unstarted_only``, had started)."""
     wake = []
     callbacks = []
-    gathers = []
+    gathers: list[Node] = []
     pools = []
     if error is None:
         tb = reporter = None
@@ -851,7 +851,7 @@ def new_value(node: Node) -> AsyncValue[Any]:
     proxy = _new(AsyncValue)
     proxy._self_task = node
     node.proxy = proxy
-    return proxy  # type: ignore[no-any-return]
+    return proxy
 
 
 _new = AsyncValue.__new__
@@ -907,7 +907,7 @@ class AsyncList(AsyncValue[list[T]]):
     def __init__(self, values: Iterable[Any] = (), *, _deadline: float | None = None) -> None:
         items = list(values)
         node = Node(None, None, GATHER, items, None, None, "AsyncList")
-        wrapt.BaseObjectProxy.__init__(self, None)
+        wrapt.BaseObjectProxy.__init__(self, None)  # type: ignore[arg-type]
         self._self_task = node
         self._self_length = len(items)
         self._self_deadline = _deadline

@@ -326,7 +326,7 @@ def main() -> None:
     print(f"asynckit bench, {WORKERS} workers, median of {repeats}, Python "
           f"{sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}")
     for line in [header] + rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, width)))
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, width, strict=False)))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def main() -> None:
     results = [pool.do(lambda x: urlopen(x).read(), url) for url in urls]
     print([len(result.get(True)) for result in results])
 
-    result = AsyncList([pool.do(lambda x: len(urlopen(x).read()), url) for url in urls])
+    result: AsyncList[int] = AsyncList([pool.do(lambda x: len(urlopen(x).read()), url) for url in urls])
     print(sum(result.get(True)))
 
     def heavy_work(a: int, b: int) -> int:

@@ -272,7 +272,10 @@ class Pool(concurrent.futures.Executor):
         if progress:  # before submitting: without tqdm, fail with nothing started
             from .progress import track
         deadline = None if timeout is None else perf_counter() + timeout
-        values = [self._submit(fn, args, None, None, None) for args in zip(*iterables, strict=False)]
+        backend = self._loop() if _is_coroutine_function(fn) else self._backend
+        submit = self._submit
+        values = [submit(fn, args, None, None, None, None, backend)
+                  for args in zip(*iterables, strict=False)]
         result: AsyncList[R] = AsyncList(values, _deadline=deadline)
         if progress:
             track([value._self_task for value in values], desc=_name_of(fn))

@@ -942,7 +942,11 @@ class AsyncList(AsyncValue[list[T]]):
                 yield item
                 continue
             if deadline is None:
-                yield item.get()
+                inner = item._self_task
+                if inner.state == DONE and inner.remote is None:
+                    yield item.__wrapped__  # settled: the C field, no method call
+                else:
+                    yield item.get()
                 continue
             remaining = deadline - perf_counter()
             if not item.wait(max(remaining, 0.0)):

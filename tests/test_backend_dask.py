@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import _procfuncs as f
 import pytest
@@ -15,7 +12,6 @@ from asynckit import AsyncList, Pool, state
 
 distributed = pytest.importorskip("distributed")
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -125,15 +121,3 @@ def test_a_killed_worker_process_mid_graph_is_recovered(cluster, pool: Pool) -> 
     second = pool.do(f.add, first, 0)  # Dask recomputes first, then runs this
     assert second.get(60) == 42
     assert first == 42
-
-
-@pytest.mark.timeout(120)
-def test_the_cluster_example_runs() -> None:
-    done = subprocess.run([sys.executable, str(EXAMPLES / "cluster.py")],
-                          capture_output=True, text=True, timeout=110)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert len(lines) == 2, done.stdout
-    sizes = eval(lines[0])  # the page sizes, downloaded on the cluster
-    assert len(sizes) == 8 and all(size > 0 for size in sizes)
-    assert int(lines[1]) == sum(sizes) + 1

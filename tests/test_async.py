@@ -15,7 +15,6 @@ import asynckit
 from asynckit import AsyncList, AsyncValue, CancelledError, Pool
 
 
-
 @pytest.fixture
 def pool():
     pool = Pool(worker_count=2)

@@ -31,5 +31,8 @@ check: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
 
+docs: $(VENV)/.installed-test
+	$(BIN)/python -m sphinx -W -b html docs docs/_build
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -235,6 +235,8 @@ class Pool(concurrent.futures.Executor):
                 spec.limiter.admit(node)
         elif link(node, inputs or [], after):
             start(node)
+        elif backend.early_start and spec is None and after is None:
+            backend.start_early(node)
         return proxy
 
     def _cancelled(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,

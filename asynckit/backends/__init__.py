@@ -2,7 +2,9 @@
 
 Every backend has the same small, duck-typed interface (see
 ``threads.ThreadBackend``): ``start(node)``, ``run_here(node)``,
-``worker_blocked(delta)``, ``resize(n)``, ``close()`` and ``inline_ok``.
+``worker_blocked(delta)``, ``resize(n)``, ``close()``, and ``early_start``
+(True only where ``start_early(node)`` may hand over a task before its
+inputs finish: Dask).
 Nothing here imports ``dask`` or ``distributed`` until a Dask pool is made.
 """
 

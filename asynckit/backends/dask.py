@@ -75,35 +75,22 @@ class _Fetch(Exception):
 class DaskBackend:
     """Submits ready tasks to ``client``; their results stay on the cluster."""
 
-    inline_ok = False
+    #: The pool calls start_early() for a task whose inputs are still pending.
+    early_start = True
 
     def __init__(self, pool: Any, client: Client) -> None:
         self.pool = pool
         self.client: Any = client
-        self._hook_submit(pool)
 
     # -- submission ---------------------------------------------------------------
 
-    def _hook_submit(self, pool: Any) -> None:
-        """Wrap this pool's ``_submit`` to hand Dask a task before its Dask inputs finish.
+    def start_early(self, node: Node) -> None:
+        """Hand Dask a task whose inputs are still running, if they all run on Dask.
 
-        Only pools with this backend pay for it. Limited, retried and chained
-        tasks take the ordinary path (they need asynckit to decide when to run).
+        Dask then schedules the rest of the graph itself. Called by the pool
+        for a task with pending inputs (never limited, retried or chained:
+        those need asynckit to decide when they run).
         """
-        original = pool._submit
-
-        def _submit(fn: Any, args: Any, kwargs: Any, spec: Any, name: Any,
-                    after: Any = None, backend: Any = None) -> Any:
-            proxy = original(fn, args, kwargs, spec, name, after, backend)
-            node = proxy._self_task
-            if node.state == PENDING and node.backend is self and spec is None \
-                    and after is None:
-                self._start_early(node)
-            return proxy
-
-        pool._submit = _submit
-
-    def _start_early(self, node: Node) -> None:
         for inner in node.inputs:
             if self._future_of(inner) is None:
                 return  # waits for a non-Dask value, or one not submitted yet

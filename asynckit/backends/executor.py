@@ -60,7 +60,7 @@ class ExecutorBackend:
 
     #: A thread waiting on one of our tasks may not simply run it: it may
     #: belong in another process.
-    inline_ok = False
+    early_start = False  # see DaskBackend.start_early
 
     def __init__(self, pool: Any, executor: concurrent.futures.Executor | None,
                  worker_count: int) -> None:

@@ -44,7 +44,7 @@ class LoopBackend:
     """Runs coroutine tasks of one pool on an event loop in one thread of its own."""
 
     #: A thread waiting on one of our nodes cannot run a coroutine task inline.
-    inline_ok = False
+    early_start = False  # see DaskBackend.start_early
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool

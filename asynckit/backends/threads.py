@@ -20,8 +20,7 @@ from ..value import QUEUED, Node, _local
 class ThreadBackend:
     """Runs ready nodes on up to ``worker_count`` threads (more while some are blocked)."""
 
-    #: A thread waiting on one of our nodes may run it itself.
-    inline_ok = True
+    early_start = False  # see DaskBackend.start_early
 
     def __init__(self, pool: Any, worker_count: int) -> None:
         self.pool = pool

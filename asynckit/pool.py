@@ -145,7 +145,7 @@ class Pool(concurrent.futures.Executor):
         self._live: set[Node] = set()
         self._mutex = threading.Lock()
         self._drained: Any = None
-        self._closed = False
+        self._closed = _exited  # a pool made by an atexit handler refuses work
         self._timer: _Timer | None = None
         self._loop_backend: Any = None
         self._backend = self._make_backend(backend, executor, client, address)
@@ -203,6 +203,8 @@ class Pool(concurrent.futures.Executor):
         if self._closed:
             if self._stopping:
                 return self._cancelled(fn, args, kwargs, spec, name)
+            if _exited:
+                raise RuntimeError(_EXITED)
             if getattr(_local, "pool", None) is not self:
                 raise RuntimeError(f"pool {self.name!r} is shut down: create a new Pool "
                                    f"to run more work")
@@ -262,7 +264,9 @@ class Pool(concurrent.futures.Executor):
         result yields results in input order as they are ready, raises the
         first failed call's exception when it gets there, and raises
         :class:`TimeoutError` once ``timeout`` seconds have passed since this
-        call. ``chunksize`` is accepted for compatibility and ignored.
+        call. Iteration that stops early (an error, a timeout, a ``break``)
+        cancels the calls that have not started, as ``Executor.map`` does.
+        ``chunksize`` is accepted for compatibility and ignored.
         """
         if not callable(fn):
             raise _not_callable(fn, "pool.map()")
@@ -278,7 +282,7 @@ class Pool(concurrent.futures.Executor):
         submit = self._submit
         values = [submit(fn, args, None, None, None, None, backend)
                   for args in zip(*iterables, strict=False)]
-        result: AsyncList[R] = AsyncList(values, _deadline=deadline)
+        result: AsyncList[R] = AsyncList(values, _deadline=deadline, _from_map=True)
         if progress:
             track([value._self_task for value in values], desc=_name_of(fn))
         return result
@@ -566,6 +570,8 @@ def default_pool() -> Pool:
     global _default
     pool = _default
     if pool is None or pool._closed:
+        if _exited:
+            raise RuntimeError(_EXITED)
         with _default_lock:
             if _default is None or _default._closed:
                 _default = Pool(name="asynckit-default")
@@ -653,7 +659,18 @@ def _at_exit() -> None:
                 break
         except KeyboardInterrupt:
             _stop()
+    # From here on nothing would run new work (workers are daemons): refuse
+    # it loudly, as concurrent.futures does, rather than drop it.
+    global _exited
+    _exited = True
+    for pool in list(_pools):
+        pool._closed = True
     _value.report_unobserved()
+
+
+_exited = False
+_EXITED = ("asynckit cannot run new work once the interpreter is exiting "
+           "(submitted from an atexit handler?): finish it before the program ends")
 
 
 try:

@@ -902,15 +902,17 @@ class AsyncList(AsyncValue[list[T]]):
     once ``t`` seconds have passed since the call.
     """
 
-    __slots__ = ("_self_length", "_self_deadline")
+    __slots__ = ("_self_length", "_self_deadline", "_self_from_map")
 
-    def __init__(self, values: Iterable[Any] = (), *, _deadline: float | None = None) -> None:
+    def __init__(self, values: Iterable[Any] = (), *, _deadline: float | None = None,
+                 _from_map: bool = False) -> None:
         items = list(values)
         node = Node(None, None, GATHER, items, None, None, "AsyncList")
         wrapt.BaseObjectProxy.__init__(self, None)  # type: ignore[arg-type]
         self._self_task = node
         self._self_length = len(items)
         self._self_deadline = _deadline
+        self._self_from_map = _from_map
         node.proxy = self
         inputs = [item._self_task for item in items if type(item) in PROXY_TYPES]
         node.inputs = tuple(inputs)
@@ -937,25 +939,39 @@ class AsyncList(AsyncValue[list[T]]):
             yield from self.get()
             return
         deadline = self._self_deadline
-        for item in items:
-            if type(item) not in PROXY_TYPES:
-                yield item
-                continue
-            if deadline is None:
-                inner = item._self_task
-                if inner.state == DONE and inner.remote is None:
-                    yield item.__wrapped__  # settled: the C field, no method call
+        taken = 0
+        try:
+            for item in items:
+                if type(item) not in PROXY_TYPES:
+                    yield item
+                elif deadline is None:
+                    inner = item._self_task
+                    if inner.state == DONE and inner.remote is None:
+                        yield item.__wrapped__  # settled: the C field, no method call
+                    else:
+                        yield item.get()
                 else:
+                    if not item.wait(max(deadline - perf_counter(), 0.0)):
+                        raise TimeoutError(f"pool.map: {describe(item._self_task)} "
+                                           f"was not ready before the timeout")
                     yield item.get()
-                continue
-            remaining = deadline - perf_counter()
-            if not item.wait(max(remaining, 0.0)):
-                raise TimeoutError(f"pool.map: {describe(item._self_task)} "
-                                   f"was not ready before the timeout")
-            yield item.get()
+                taken += 1
+        finally:
+            if self._self_from_map and taken < len(items):
+                # Executor.map semantics: iteration that stops early (an
+                # error, a timeout, a break) cancels the calls not started.
+                _cancel_rest(items[taken:])
 
     def __reversed__(self) -> Iterator[T]:
         return reversed(self.get())
+
+
+def _cancel_rest(items: list[Any]) -> None:
+    from .graph import start_all  # the engine above us: needed here only
+
+    for item in items:
+        if type(item) in PROXY_TYPES:
+            start_all(cancel(item._self_task)[1])
 
 
 PROXY_TYPES = frozenset({AsyncValue, AsyncList})

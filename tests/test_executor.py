@@ -118,6 +118,51 @@ def test_list_of_map_honours_the_timeout(pool: Pool) -> None:
     gate.set()
 
 
+@pytest.mark.timeout(30)
+def test_map_iteration_that_stops_early_cancels_the_calls_not_started() -> None:
+    # Executor.map's result iterator cancels the remaining futures when it
+    # stops early (timeout, error, break); pool.map's AsyncList does too.
+    with Pool(worker_count=1) as pool:
+        gate = threading.Event()
+        started = threading.Event()
+
+        def work(x: int) -> int:
+            if x == 0:
+                started.set()
+                gate.wait(10)
+            return x
+
+        results = pool.map(work, range(5), timeout=0.2)
+        assert started.wait(10)
+        with pytest.raises(TimeoutError):
+            list(results)
+        gate.set()
+        assert pool.wait(10)
+        items = results._self_task.args
+        assert asynckit.state(items[0]) == "done"  # it was running: never interrupted
+        assert [asynckit.state(v) for v in items[1:]] == ["cancelled"] * 4
+
+    with Pool(worker_count=1) as pool:
+        gate = threading.Event()
+        results = pool.map(lambda x: gate.wait(10) and x, range(4))
+        for _first in results:
+            break  # stops after one result: the rest, not started, are cancelled
+        gate.set()
+        assert pool.wait(10)
+        states = [asynckit.state(v) for v in results._self_task.args]
+        assert states[0] == "done" and "cancelled" in states[1:]
+
+
+def test_iterating_an_async_list_to_the_end_cancels_nothing(pool: Pool) -> None:
+    gate = threading.Event()
+    results = pool.map(lambda x: gate.wait(10) and abs(x), [-1, -2, -3])
+    items = results._self_task.args  # the values, while the list is pending
+    gate.set()
+    assert list(results) == [1, 2, 3]
+    assert [asynckit.state(v) for v in items] == ["done"] * 3
+    assert results.get() == [1, 2, 3] and not results.is_error()
+
+
 def test_map_bad_arguments(pool: Pool) -> None:
     with pytest.raises(TypeError):
         pool.map(42, [1])  # type: ignore[arg-type]

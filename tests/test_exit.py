@@ -164,6 +164,35 @@ def test_script_that_just_ends_runs_every_task(tmp_path: Path) -> None:
     assert sorted(lines) == sorted(expected)
 
 
+@pytest.mark.timeout(60)
+def test_work_submitted_after_the_exit_hook_is_refused_not_dropped(tmp_path: Path) -> None:
+    # A user's atexit handler runs after asynckit has finished the program's
+    # work; nothing would run new work then, so it must be refused loudly.
+    proc = _spawn("""
+        import atexit, asynckit
+        pool = asynckit.Pool(2)
+
+        def late():
+            attempts = (lambda: pool.do(print, "ran: pool"),
+                        lambda: asynckit.do(print, "ran: default pool"),
+                        lambda: asynckit.Pool(1).do(print, "ran: new pool"))
+            for attempt in attempts:
+                try:
+                    attempt()
+                except RuntimeError as error:
+                    print("refused:", error, flush=True)
+
+        atexit.register(late)
+        pool.do(print, "early", flush=True)
+    """, tmp_path)
+    out, err = proc.rest()
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "early"
+    assert len(lines) == 4 and all("refused:" in line and "exiting" in line
+                                   for line in lines[1:]), out
+
+
 # --------------------------------------------------------------------------
 # Ctrl-C
 

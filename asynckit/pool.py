@@ -354,6 +354,10 @@ class Pool(concurrent.futures.Executor):
         spec = None
         if retries or limit is not None or is_async:
             spec = TaskSpec(retries, retry_on, float(retry_delay), limit, is_async)
+        if retries and retry_delay:
+            # Start the retry timer now, in the program's normal flow: from
+            # 3.12 no thread can start once the interpreter is exiting.
+            self._ensure_timer()
         label = name or _name_of(target)
         submit = self._submit
         backend = None if is_async else self._backend
@@ -486,13 +490,16 @@ class Pool(concurrent.futures.Executor):
         if delay <= 0:
             _resume(node)
             return
+        self._ensure_timer().call_later(delay, node)
+
+    def _ensure_timer(self) -> _Timer:
         timer = self._timer
         if timer is None:
             with self._mutex:
                 if self._timer is None:
                     self._timer = _Timer(self.name)
                 timer = self._timer
-        timer.call_later(delay, node)
+        return timer
 
     def statistics(self) -> dict[str, Any]:
         """A snapshot for introspection: unsettled tasks and the backend's numbers."""

@@ -165,6 +165,29 @@ def test_script_that_just_ends_runs_every_task(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
+def test_work_that_becomes_ready_during_exit_still_runs(tmp_path: Path) -> None:
+    # From Python 3.12 no thread can start once the interpreter is exiting:
+    # a wide layer that becomes ready only then must run on the workers there
+    # are, not be dropped (and no worker may die trying to start one).
+    proc = _spawn("""
+        import time, asynckit
+        pool = asynckit.Pool(16)
+
+        def step(x):
+            time.sleep(0.05)
+            return x + 1
+
+        first = pool.do(step, 0)
+        layer = [pool.do(step, first) for _ in range(16)]
+        pool.do(lambda *ends: print("sum", sum(ends), flush=True), *layer)
+    """, tmp_path)
+    out, err = proc.rest()
+    assert proc.returncode == 0, err
+    assert out.split() == ["sum", "32"], (out, err)
+    assert "Traceback" not in err, err
+
+
+@pytest.mark.timeout(60)
 def test_work_submitted_after_the_exit_hook_is_refused_not_dropped(tmp_path: Path) -> None:
     # A user's atexit handler runs after asynckit has finished the program's
     # work; nothing would run new work then, so it must be refused loudly.

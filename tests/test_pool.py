@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import sys
 import threading
 
 import pytest
@@ -349,6 +350,11 @@ def test_task_on_a_classmethod_either_order(pool, name, expected):
         assert fn.__name__ == name
         assert fn.__doc__.startswith("Class")
         assert list(inspect.signature(fn).parameters) == ["x"]
+        if name == "class_inner" and sys.version_info >= (3, 13):
+            # 3.13 stopped classmethod from binding the descriptor it wraps:
+            # the method's __wrapped__ is the plain function. Calls are
+            # unaffected (above); README: put @pool.task above @classmethod.
+            continue
         inline = fn.__wrapped__(3)
         assert type(inline) is tuple and inline == expected
 

@@ -86,6 +86,9 @@ class ExecutorBackend:
             threading._register_atexit(_drain_at_exit, pool_ref)  # type: ignore[attr-defined]
         except (AttributeError, RuntimeError):  # pragma: no cover - exiting already
             pass
+        # Started now, in the program's normal flow: from 3.12 no thread can
+        # start once the interpreter is exiting, when completions still arrive.
+        self._start_dispatcher()
 
     # -- submission -----------------------------------------------------------
 

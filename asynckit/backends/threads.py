@@ -10,7 +10,7 @@ runs on one thread with no wake-ups at all.
 from __future__ import annotations
 
 import threading
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from ..graph import run, start
@@ -70,10 +70,34 @@ class ThreadBackend:
         thread = threading.Thread(target=_work, args=(self,), name=name, daemon=True)
         try:
             thread.start()
+        except RuntimeError:
+            # The interpreter is exiting: from 3.12 no thread can start, not
+            # even in exit hooks. The workers there are run the queued work;
+            # if there are none, the thread that got here runs it.
+            with self.mutex:
+                self.threads -= 1
+                alone = self.threads == 0
+            if alone:
+                self._drain_here()
         except BaseException:
             with self.mutex:
                 self.threads -= 1
             raise
+
+    def _drain_here(self) -> None:
+        if getattr(_local, "draining", False):
+            return  # an outer call on this thread is draining already
+        _local.draining = True
+        try:
+            while True:
+                try:
+                    node = self.queue.get_nowait()
+                except Empty:
+                    return
+                if node is not None:
+                    self.run_here(node)
+        finally:
+            _local.draining = False
 
     def surplus(self) -> bool:
         """Leave if there are more threads than wanted; True if this one should go."""

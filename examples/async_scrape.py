@@ -13,36 +13,13 @@ threaded task, fed directly by the coroutines' AsyncValues.
 from __future__ import annotations
 
 import asyncio
-import http.server
 import threading
+
+from localsite import serve
 
 from asynckit import AsyncList, Pool
 
 PAGES = 200
-
-
-class _Pages(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        body = (f"<p>page {self.path} of the local site</p>\n" * 20).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 512  # the default listen backlog (5) would refuse a burst
-    daemon_threads = True
-
-
-def serve() -> _Server:
-    server = _Server(("127.0.0.1", 0), _Pages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 pool = Pool(worker_count=4)

@@ -6,34 +6,16 @@ own ``http.server`` on 127.0.0.1, so it needs no network.
 
 from __future__ import annotations
 
-import http.server
-import threading
 from urllib.request import urlopen
+
+from localsite import serve
 
 from asynckit import AsyncList, Pool
 
 
-class _Pages(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        body = (f"<html><body>page {self.path}</body></html>" * 10).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def serve() -> http.server.ThreadingHTTPServer:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 def main() -> None:
     server = serve()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    base = server.base
     urls = [f"{base}/{n}" for n in range(12)]
 
     pool = Pool(worker_count=3)

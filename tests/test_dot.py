@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import threading
 import weakref
-from typing import Any
 
 import pytest
 
@@ -16,13 +15,6 @@ import asynckit
 from asynckit import Pool
 
 pytestmark = pytest.mark.timeout(20)
-
-
-@pytest.fixture
-def pool() -> Any:
-    pool = Pool(worker_count=2)
-    yield pool
-    pool.shutdown(wait=True)
 
 
 def nodes_and_edges(dot: str) -> tuple[dict[str, str], set[tuple[str, str]]]:

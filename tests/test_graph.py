@@ -20,37 +20,6 @@ PROXIES = (AsyncValue, AsyncList)
 Point = namedtuple("Point", "x y")
 
 
-class Gates:
-    """Events that tasks wait on; all opened before a pool shuts down."""
-
-    def __init__(self) -> None:
-        self.made: list[threading.Event] = []
-
-    def __call__(self) -> threading.Event:
-        event = threading.Event()
-        self.made.append(event)
-        return event
-
-    def open_all(self) -> None:
-        for event in self.made:
-            event.set()
-
-
-@pytest.fixture
-def gates():
-    made = Gates()
-    yield made
-    made.open_all()
-
-
-@pytest.fixture
-def pool(gates):
-    p = Pool(worker_count=4)
-    yield p
-    gates.open_all()
-    p.shutdown(cancel_futures=True)
-
-
 def ident(x):
     return x
 

@@ -17,13 +17,6 @@ pytestmark = pytest.mark.timeout(20)
 
 
 @pytest.fixture
-def pool() -> Any:
-    pool = Pool(worker_count=4)
-    yield pool
-    pool.shutdown(wait=True)
-
-
-@pytest.fixture
 def busy_pool() -> Any:
     """A one-worker pool whose worker is held until the test ends."""
     pool = Pool(worker_count=1)

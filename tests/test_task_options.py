@@ -13,13 +13,6 @@ from asynckit import Pool
 pytestmark = pytest.mark.timeout(20)
 
 
-@pytest.fixture
-def pool() -> Any:
-    pool = Pool(worker_count=4)
-    yield pool
-    pool.shutdown(wait=True)
-
-
 class Flaky:
     """Raises ``error`` on the first ``failures`` calls, then returns the attempt number."""
 

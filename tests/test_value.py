@@ -24,38 +24,6 @@ from asynckit import AsyncList, AsyncValue, Pool
 NOT_YET = 0.05
 
 
-class Gates:
-    """Events that tasks wait on; all opened before a pool shuts down, so a
-    failing test never leaves a task (and the pool's shutdown) waiting."""
-
-    def __init__(self) -> None:
-        self.made: list[threading.Event] = []
-
-    def __call__(self) -> threading.Event:
-        event = threading.Event()
-        self.made.append(event)
-        return event
-
-    def open_all(self) -> None:
-        for event in self.made:
-            event.set()
-
-
-@pytest.fixture
-def gates():
-    made = Gates()
-    yield made
-    made.open_all()
-
-
-@pytest.fixture
-def pool(gates):
-    p = Pool(worker_count=4)
-    yield p
-    gates.open_all()
-    p.shutdown(cancel_futures=True)
-
-
 @pytest.fixture
 def busy_pool(gates):
     """A one-worker pool whose worker is held by a gated task: new tasks stay unstarted."""

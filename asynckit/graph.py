@@ -24,6 +24,7 @@ from .value import (
     FAILED,
     GATHER,
     HELD,
+    PENDING,
     PROXY_TYPES,
     QUEUED,
     RUNNING,
@@ -164,6 +165,27 @@ def link(node: Node, inputs: list[Node], after: Node | None = None) -> bool:
     ``after`` is a ``chain`` predecessor: waited for, its outcome ignored.
     A node with an input that has already failed is failed here, at once.
     """
+    if after is None:
+        for inner in inputs:
+            if inner.state < DONE:
+                break
+        else:
+            # Every input has settled, and settled is final: no need to hold
+            # the lock while looking. What remains under it is straight-line
+            # code, where no thread switch can land (a switch while holding
+            # the lock makes the others queue on it: measured 2-3x slower).
+            node.inputs = inputs
+            for inner in inputs:
+                if inner.state != DONE:
+                    start_all(settle(node, None, inner.error, inner))
+                    return False
+            spec = node.spec
+            state = HELD if spec is not None and spec.limiter is not None else QUEUED
+            with _lock:
+                if node.state != PENDING:  # cancelled meanwhile (Ctrl-C sweeps)
+                    return False
+                node.state = state
+            return True
     failed = None
     with _lock:
         pending = 0

@@ -32,6 +32,8 @@ from .value import (
     Node,
     _lock,
     _name_of,
+    _task_of,
+    _wrapped_of,
     settle,
 )
 
@@ -52,9 +54,9 @@ def find_inputs(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> list[No
         kind = type(arg)
         if kind in PROXY_TYPES:
             if found is None:
-                found = [arg._self_task]
+                found = [_task_of(arg)]
             else:
-                found.append(arg._self_task)
+                found.append(_task_of(arg))
         elif kind not in _ATOMS:
             found = _scan(arg, found, set())
     if kwargs:
@@ -62,9 +64,9 @@ def find_inputs(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> list[No
             kind = type(arg)
             if kind in PROXY_TYPES:
                 if found is None:
-                    found = [arg._self_task]
+                    found = [_task_of(arg)]
                 else:
-                    found.append(arg._self_task)
+                    found.append(_task_of(arg))
             elif kind not in _ATOMS:
                 found = _scan(arg, found, set())
     return found
@@ -74,8 +76,8 @@ def _scan(obj: Any, found: list[Node] | None, seen: set[int]) -> list[Node] | No
     kind = type(obj)
     if kind in PROXY_TYPES:
         if found is None:
-            return [obj._self_task]
-        found.append(obj._self_task)
+            return [_task_of(obj)]
+        found.append(_task_of(obj))
         return found
     if kind in _ATOMS:
         return found
@@ -104,9 +106,9 @@ def plain(obj: Any) -> Any:
     """
     kind = type(obj)
     if kind in PROXY_TYPES:
-        node = obj._self_task
+        node = _task_of(obj)
         if node.state == DONE and node.remote is None:
-            return obj.__wrapped__  # settled here: the C field, no method call
+            return _wrapped_of(obj)  # settled here: the C field, no method call
         return obj.get()
     if kind in _ATOMS:
         return obj
@@ -151,7 +153,7 @@ def _resolve(args: tuple[Any, ...]) -> tuple[Any, ...]:
     for arg in args:
         kind = type(arg)
         if kind in PROXY_TYPES:
-            resolved.append(arg.__wrapped__ if arg._self_task.remote is None else arg.get())
+            resolved.append(_wrapped_of(arg) if _task_of(arg).remote is None else arg.get())
         elif kind in _ATOMS:
             resolved.append(arg)
         else:
@@ -276,7 +278,7 @@ def finish(node: Node, result: Any) -> list[Node]:
     if type(result) in PROXY_TYPES:
         # Results flatten, as promises do: settle with that value's outcome
         # when it settles. The worker does not wait for it.
-        target = result._self_task
+        target = _task_of(result)
         with _lock:
             if target.state < DONE:
                 if target.dependents is None:
@@ -286,7 +288,7 @@ def finish(node: Node, result: Any) -> list[Node]:
                 return []
         if target.state == DONE:
             node.remote = target.remote
-            return settle(node, None if target.remote is not None else result.__wrapped__)
+            return settle(node, None if target.remote is not None else _wrapped_of(result))
         return settle(node, None, target.error, target)
     return settle(node, result)
 

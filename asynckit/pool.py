@@ -72,6 +72,30 @@ class TaskSpec:
         self.is_async = is_async
 
 
+class TaskFunction(wrapt.FunctionWrapper[Any, Any]):
+    """What ``@pool.task`` returns: a wrapt ``FunctionWrapper``, so methods,
+    staticmethods and classmethods bind exactly as wrapt binds them, with a
+    direct path for calling it unbound (a plain function, the common case).
+
+    wrapt's own unbound call first asks the function for ``__self__``; on a
+    plain function that raises and clears an AttributeError (~0.4 µs of a
+    ~0.55 µs call). Our wrapper ignores ``instance``, so skipping that lookup
+    changes nothing but the cost.
+    """
+
+    __slots__ = ("_self_call",)
+
+    if TYPE_CHECKING:  # pragma: no cover
+        _self_call: tuple[Any, Any, TaskSpec | None, str, Any]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fn, submit, spec, label, backend = _call_of(self)
+        return submit(fn, args, kwargs, spec, label, None, backend)
+
+
+_call_of = TaskFunction.__dict__["_self_call"].__get__
+
+
 def _check_worker_count(worker_count: Any) -> int:
     if isinstance(worker_count, bool) or not isinstance(worker_count, int):
         raise TypeError(f"worker_count must be an int >= 1 (or None for the default), "
@@ -362,11 +386,12 @@ class Pool(concurrent.futures.Executor):
         submit = self._submit
         backend = None if is_async else self._backend
 
-        @wrapt.decorator
         def call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             return submit(wrapped, args, kwargs, spec, label, None, backend)
 
-        return call(fn)
+        wrapper = TaskFunction(fn, call)
+        wrapper._self_call = (fn, submit, spec, label, backend)
+        return wrapper
 
     def _chain(self, after: Node, fn: Any, args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> AsyncValue[Any]:

@@ -101,8 +101,8 @@ def _label(node: Node) -> str:
     else:
         title = describe(node)
     parts = [title, STATE_NAMES[node.state] if node.state != HELD else "held"]
-    if node.finished and node.started:
-        parts[1] += f" {_duration(node.finished - node.started)}"
+    if node.took:
+        parts[1] += f" {_duration(node.took)}"
     elif node.state >= FAILED:
         parts[1] += ", not run"
     if node.attempt:

@@ -188,7 +188,7 @@ class LoopBackend:
         """Run one claimed node's coroutine and settle it, whatever happens."""
         ready: list[Node] = []
         try:
-            node.started = perf_counter()
+            started = perf_counter()
             try:
                 args = node.args
                 kwargs = node.kwargs
@@ -198,11 +198,11 @@ class LoopBackend:
                         kwargs = {key: plain(arg) for key, arg in kwargs.items()}
                 result = await (node.fn(*args, **kwargs) if kwargs else node.fn(*args))
             except BaseException as error:  # CancelledError, SystemExit too: settle it
-                node.finished = perf_counter()
+                node.took = perf_counter() - started
                 self._done(node)
                 ready = fail(node, error)
             else:
-                node.finished = perf_counter()
+                node.took = perf_counter() - started
                 self._done(node)
                 ready = finish(node, result)
             start_all(ready)

@@ -34,6 +34,7 @@ from .value import (
     _name_of,
     _task_of,
     _wrapped_of,
+    depend,
     settle,
 )
 
@@ -194,19 +195,18 @@ def link(node: Node, inputs: list[Node], after: Node | None = None) -> bool:
         for inner in inputs:
             state = inner.state
             if state < DONE:
-                if inner.dependents is None:
-                    inner.dependents = [node]
+                dependents = inner.dependents  # value.depend(), inlined
+                if dependents is None:
+                    inner.dependents = node
+                elif type(dependents) is list:
+                    dependents.append(node)
                 else:
-                    inner.dependents.append(node)
+                    inner.dependents = [dependents, node]
                 pending += 1
             elif state != DONE and failed is None:
                 failed = inner
         if after is not None and after.state < DONE:
-            edge = After(node)
-            if after.dependents is None:
-                after.dependents = [edge]
-            else:
-                after.dependents.append(edge)
+            depend(after, After(node))
             pending += 1
         node.pending = pending
         if after is not None:
@@ -287,10 +287,7 @@ def finish(node: Node, result: Any) -> list[Node]:
         target = _task_of(result)
         with _lock:
             if target.state < DONE:
-                if target.dependents is None:
-                    target.dependents = [node]
-                else:
-                    target.dependents.append(node)
+                depend(target, node)
                 return []
         if target.state == DONE:
             node.remote = target.remote

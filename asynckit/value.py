@@ -102,7 +102,7 @@ class Node:
         self.backend = backend
         self.spec = spec
         self.name = name
-        self.dependents: list[Any] | None = None
+        self.dependents: Any = None  # None, one dependent, or a list of them
         self.pending = 0
         self.inputs: Sequence[Node] = ()
         self.error: BaseException | None = None
@@ -231,33 +231,55 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
         with _lock:
             dependents = node.dependents
             simple = node.state < DONE
-            if dependents is not None:
-                # Inputs of pending tasks and AsyncLists only; anything else
-                # (waiting threads, followers, chain edges, callbacks) takes
-                # the general path.
-                for dep in dependents:
-                    if type(dep) is not Node or dep.state != PENDING:
-                        simple = False
-                        break
-            if simple:
+            if simple and dependents is not None:
+                node.dependents = None
+                if type(dependents) is Node and dependents.state == PENDING:
+                    # One input of one pending task (a chain, a tree): no
+                    # loop under the lock, so no thread switch lands here.
+                    node.state = DONE
+                    node.proxy = None
+                    dependents.pending -= 1
+                    if dependents.pending == 0:
+                        if dependents.fn is GATHER:
+                            gathers = [dependents]
+                            ready = []
+                        else:
+                            spec = dependents.spec
+                            dependents.state = HELD if spec is not None \
+                                and spec.limiter is not None else QUEUED
+                            ready = [dependents]
+                elif type(dependents) is list:
+                    # Inputs of pending tasks and AsyncLists only; anything
+                    # else (waiting threads, followers, chain edges,
+                    # callbacks) takes the general path.
+                    for dep in dependents:
+                        if type(dep) is not Node or dep.state != PENDING:
+                            simple = False
+                            break
+                    else:
+                        node.state = DONE
+                        node.proxy = None
+                        ready = []
+                        for dep in dependents:
+                            dep.pending -= 1
+                            if dep.pending == 0:
+                                if dep.fn is GATHER:
+                                    if gathers is None:
+                                        gathers = [dep]
+                                    else:
+                                        gathers.append(dep)
+                                    continue
+                                spec = dep.spec
+                                dep.state = HELD if spec is not None \
+                                    and spec.limiter is not None else QUEUED
+                                ready.append(dep)
+                else:
+                    simple = False
+                if not simple:
+                    node.dependents = dependents  # for the general path
+            elif simple:
                 node.state = DONE
                 node.proxy = None
-                if dependents is not None:
-                    node.dependents = None
-                    ready = []
-                    for dep in dependents:
-                        dep.pending -= 1
-                        if dep.pending == 0:
-                            if dep.fn is GATHER:
-                                if gathers is None:
-                                    gathers = [dep]
-                                else:
-                                    gathers.append(dep)
-                                continue
-                            spec = dep.spec
-                            dep.state = HELD if spec is not None and spec.limiter is not None \
-                                else QUEUED
-                            ready.append(dep)
         if simple:
             pool = node.pool
             if pool is not None:
@@ -336,6 +358,8 @@ def _settle(node: Node, result: Any, error: BaseException | None,
             if dependents is None:
                 continue
             node.dependents = None
+            if type(dependents) is not list:
+                dependents = (dependents,)
             for dep in dependents:
                 kind = type(dep)
                 if kind is Node:
@@ -415,14 +439,27 @@ class _LazyList:
         return [item.get() if type(item) in PROXY_TYPES else item for item in self.items]
 
 
+def depend(node: Node, dependent: Any) -> None:
+    """Add to ``node.dependents`` (under ``_lock``, while ``node`` is unsettled).
+
+    One dependent is stored as itself, more as a list: a chain or a tree,
+    where each value has one dependent, allocates no list per edge (the same
+    shape is written out inline in ``graph.link``, the hot caller).
+    """
+    dependents = node.dependents
+    if dependents is None:
+        node.dependents = dependent
+    elif type(dependents) is list:
+        dependents.append(dependent)
+    else:
+        node.dependents = [dependents, dependent]
+
+
 def add_callback(node: Node, callback: Callable[[Node], Any]) -> None:
     """Call ``callback(node)`` once ``node`` has settled (now, if it has)."""
     with _lock:
         if node.state < DONE:
-            if node.dependents is None:
-                node.dependents = [callback]
-            else:
-                node.dependents.append(callback)
+            depend(node, callback)
             return
     callback(node)
 
@@ -444,10 +481,7 @@ def block(node: Node, timeout: float | None) -> bool:
     with _lock:
         if node.state >= DONE:
             return True
-        if node.dependents is None:
-            node.dependents = [waiter]
-        else:
-            node.dependents.append(waiter)
+        depend(node, waiter)
     try:
         if timeout is None:
             got = waiter.acquire()
@@ -465,8 +499,10 @@ def block(node: Node, timeout: float | None) -> bool:
             return True
         # Timed out: take the lock back out, so a caller that polls with
         # short timeouts does not pile locks up on a long task.
-        assert node.dependents is not None
-        node.dependents.remove(waiter)
+        if node.dependents is waiter:
+            node.dependents = None
+        else:
+            node.dependents.remove(waiter)
     return False
 
 
@@ -946,10 +982,7 @@ class AsyncList(AsyncValue[list[T]]):
             pending = 0
             for inner in inputs:
                 if inner.state < DONE:
-                    if inner.dependents is None:
-                        inner.dependents = [node]
-                    else:
-                        inner.dependents.append(node)
+                    depend(inner, node)
                     pending += 1
             node.pending = pending
         if pending == 0:

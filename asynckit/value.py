@@ -976,13 +976,19 @@ class AsyncList(AsyncValue[list[T]]):
         self._self_deadline = _deadline
         self._self_from_map = _from_map
         node.proxy = self
-        inputs = [item._self_task for item in items if type(item) in PROXY_TYPES]
+        inputs = [_task_of(item) for item in items if type(item) in PROXY_TYPES]
         node.inputs = tuple(inputs)
         with _lock:
             pending = 0
             for inner in inputs:
                 if inner.state < DONE:
-                    depend(inner, node)
+                    dependents = inner.dependents  # depend(), inlined: pool.map's hot loop
+                    if dependents is None:
+                        inner.dependents = node
+                    elif type(dependents) is list:
+                        dependents.append(node)
+                    else:
+                        inner.dependents = [dependents, node]
                     pending += 1
             node.pending = pending
         if pending == 0:

@@ -31,8 +31,10 @@ from .value import (
     After,
     Node,
     _lock,
+    _locked,
     _name_of,
     _task_of,
+    _wait_unlocked,
     _wrapped_of,
     depend,
     settle,
@@ -184,12 +186,16 @@ def link(node: Node, inputs: list[Node], after: Node | None = None) -> bool:
                     return False
             spec = node.spec
             state = HELD if spec is not None and spec.limiter is not None else QUEUED
+            if _locked():
+                _wait_unlocked()
             with _lock:
                 if node.state != PENDING:  # cancelled meanwhile (Ctrl-C sweeps)
                     return False
                 node.state = state
             return True
     failed = None
+    if _locked():
+        _wait_unlocked()
     with _lock:
         pending = 0
         for inner in inputs:
@@ -246,6 +252,8 @@ def claim(node: Node) -> bool:
 
 def run(node: Node) -> list[Node]:
     """Claim and run a task on this thread; return the tasks that became ready."""
+    if _locked():
+        _wait_unlocked()
     with _lock:
         if node.state != QUEUED:
             return []

@@ -149,14 +149,15 @@ def _resolve(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """``plain`` over a ready task's arguments, with direct AsyncValues inlined.
 
     Every AsyncValue among them has settled with a result by now (a failed
-    input would have failed the task), so its C field holds the value, unless
-    the value lives elsewhere (``remote``).
+    input would have failed the task), so its C field holds the value; if the
+    value lives elsewhere (``remote``) the field is unset, and reading it goes
+    through ``__wrapped_get__``, which fetches it.
     """
     resolved = []
     for arg in args:
         kind = type(arg)
         if kind in PROXY_TYPES:
-            resolved.append(_wrapped_of(arg) if _task_of(arg).remote is None else arg.get())
+            resolved.append(_wrapped_of(arg))
         elif kind in _ATOMS:
             resolved.append(arg)
         else:

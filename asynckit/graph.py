@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import copy
 from collections import deque
+from collections.abc import Sequence
 from time import perf_counter
+from types import FunctionType
 from typing import Any
 
 from .value import (
@@ -237,7 +239,7 @@ def start(node: Node) -> None:
         node.backend.start(node)
 
 
-def start_all(ready: list[Node]) -> None:
+def start_all(ready: Sequence[Node]) -> None:
     for node in ready:
         start(node)
 
@@ -251,7 +253,7 @@ def claim(node: Node) -> bool:
         return True
 
 
-def run(node: Node) -> list[Node]:
+def run(node: Node) -> Sequence[Node]:
     """Claim and run a task on this thread; return the tasks that became ready."""
     if _locked():
         _wait_unlocked()
@@ -259,6 +261,16 @@ def run(node: Node) -> list[Node]:
         if node.state != QUEUED:
             return []
         node.state = RUNNING
+    return execute(node)
+
+
+def execute(node: Node, worker: Any = None) -> Sequence[Node]:
+    """Run a claimed (RUNNING) task on this thread; return the tasks that became ready.
+
+    With ``worker`` (the caller's backend), a task of that backend which this
+    made ready may come back claimed, alone in a tuple (see ``value.settle``):
+    the caller runs it next with ``execute``.
+    """
     args = node.args
     kwargs = node.kwargs
     started = perf_counter()
@@ -277,13 +289,14 @@ def run(node: Node) -> list[Node]:
     if node.spec is None and type(result) not in PROXY_TYPES:
         # finish(), inlined for the common case (one call less per task).
         if node.name is None:
-            node.name = getattr(node.fn, "__qualname__", None) or _name_of(node.fn)
+            fn = node.fn
+            node.name = fn.__qualname__ if type(fn) is FunctionType else _name_of(fn)
         node.fn = node.args = node.kwargs = None
-        return settle(node, result)
+        return settle(node, result, None, None, worker)
     return finish(node, result)
 
 
-def finish(node: Node, result: Any) -> list[Node]:
+def finish(node: Node, result: Any) -> Sequence[Node]:
     """The task's function returned ``result``: settle, or follow a returned AsyncValue."""
     if node.spec is not None:
         _release(node)
@@ -305,7 +318,7 @@ def finish(node: Node, result: Any) -> list[Node]:
     return settle(node, result)
 
 
-def fail(node: Node, error: BaseException) -> list[Node]:
+def fail(node: Node, error: BaseException) -> Sequence[Node]:
     """The task's function raised ``error``: retry it, or settle it failed."""
     spec = node.spec
     if spec is not None:
@@ -371,5 +384,5 @@ class Limiter:
         node.backend.start(node)
 
 
-__all__ = ["find_inputs", "plain", "link", "start", "start_all", "claim", "run",
+__all__ = ["find_inputs", "plain", "link", "start", "start_all", "claim", "run", "execute",
            "finish", "fail", "Limiter", "CANCELLED", "FAILED", "GATHER"]

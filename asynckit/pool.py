@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import wrapt
 
 from . import value as _value
-from .graph import Limiter, find_inputs, link, start, start_all
+from .graph import _ATOMS, Limiter, find_inputs, link, start, start_all
 from .value import (
     HELD,
     QUEUED,
@@ -27,6 +27,7 @@ from .value import (
     Node,
     _local,
     _lock,
+    _set_task,
     cancel,
     new_value,
 )
@@ -246,11 +247,17 @@ class Pool(concurrent.futures.Executor):
         # The name is looked up lazily (value.describe) or when fn is dropped.
         node = Node(self, backend, fn, args, kwargs, spec, name)
         proxy = _new_proxy(AsyncValue)
-        proxy._self_task = node
+        _set_task(proxy, node)
         node.proxy = proxy
         # Scan first: if a container's iteration raises, the caller gets the
-        # error and the pool keeps no node that would never settle.
-        inputs = find_inputs(args, kwargs)
+        # error and the pool keeps no node that would never settle. Plain
+        # scalars, the common case, are seen here without a call.
+        for arg in args:
+            if type(arg) not in _ATOMS:
+                inputs = find_inputs(args, kwargs)
+                break
+        else:
+            inputs = find_inputs(args, kwargs) if kwargs else None
         self._live.add(node)
         if inputs is None and after is None:
             if spec is None or spec.limiter is None:

@@ -31,6 +31,7 @@ import logging
 import threading
 import weakref
 from collections import deque
+from collections.abc import Sequence
 from time import perf_counter
 from typing import Any
 
@@ -186,7 +187,7 @@ class LoopBackend:
 
     async def _drive(self, node: Node) -> None:
         """Run one claimed node's coroutine and settle it, whatever happens."""
-        ready: list[Node] = []
+        ready: Sequence[Node] = ()
         try:
             started = perf_counter()
             try:

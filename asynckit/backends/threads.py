@@ -13,8 +13,8 @@ import threading
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from ..graph import run, start
-from ..value import QUEUED, Node, _local
+from ..graph import execute, run, start
+from ..value import QUEUED, RUNNING, Node, _acquire, _local, _locked, _release, _wait_unlocked
 
 
 class ThreadBackend:
@@ -152,7 +152,21 @@ def _work(backend: ThreadBackend) -> None:
         if not queue.empty() and backend.threads < backend.worker_count + backend.blocked:
             backend.spawn()  # a backlog: grow towards worker_count
         while node is not None:
-            ready = run(node)
+            # run(), with the claim inlined: a bare acquire/release is safe
+            # here (no signal handler runs in a worker thread; see value._acquire).
+            if _locked():
+                _wait_unlocked()
+            _acquire()
+            if node.state != QUEUED:  # run by a waiter, or cancelled
+                _release()
+                break
+            node.state = RUNNING
+            _release()
+            ready = execute(node, backend)
+            while type(ready) is tuple:
+                # The one task this made ready, claimed for this thread by
+                # the settle itself: run it next, no queue, no second lock.
+                ready = execute(ready[0], backend)
             node = None
             for other in ready:
                 if node is None and other.backend is backend and other.state == QUEUED:

@@ -140,16 +140,20 @@ class ThreadBackend:
 def _work(backend: ThreadBackend) -> None:
     _local.pool = backend.pool
     queue = backend.queue
+    get_nowait = queue.get_nowait
     idle = backend.idle
     while True:
-        if queue.empty() and len(idle) < backend.threads:
-            idle.append(None)
-        node = queue.get()
+        try:
+            node = get_nowait()  # a busy pool: no sleep, no token
+        except Empty:
+            if len(idle) < backend.threads:
+                idle.append(None)
+            node = queue.get()
         if node is None:
             if backend.surplus():
                 return
             continue
-        if not queue.empty() and backend.threads < backend.worker_count + backend.blocked:
+        if backend.threads < backend.worker_count + backend.blocked and not queue.empty():
             backend.spawn()  # a backlog: grow towards worker_count
         while node is not None:
             # run(), with the claim inlined: a bare acquire/release is safe

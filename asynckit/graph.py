@@ -284,7 +284,19 @@ def execute(node: Node, worker: Any = None) -> Sequence[Node]:
         result = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
     except BaseException as error:  # SystemExit too: the worker must live on
         node.took = perf_counter() - started
-        return fail(node, error)
+        tb = error.__traceback__
+        if tb is not None and tb.tb_next is not None:
+            error.__traceback__ = tb.tb_next  # start the traceback in the task's own code
+        # The traceback keeps this frame, and a frame keeps its locals: drop
+        # the inputs (the pool never holds a task's arguments once it ran)
+        # and the node, which holds the error's reporter, which holds the
+        # traceback. That cycle could only be freed by the cyclic GC, so an
+        # unobserved failure would be logged at some later collection rather
+        # than when its last value goes.
+        del tb, args, kwargs
+        failed = [node]
+        del node
+        return fail(failed.pop(), error)
     node.took = perf_counter() - started
     if node.spec is None and type(result) not in PROXY_TYPES:
         # finish(), inlined for the common case (one call less per task).

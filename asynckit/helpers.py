@@ -13,13 +13,17 @@ from .value import (
     CANCELLED,
     DONE,
     FAILED,
+    GATHER,
     PROXY_TYPES,
+    RUNNING,
     STATE_NAMES,
     AsyncValue,
     Node,
     _hooks,
+    _local,
     add_callback,
     observe,
+    wait_for,
 )
 from .value import cancel as _cancel
 
@@ -51,10 +55,24 @@ def cancel(value: AsyncValue[Any]) -> bool:
     Returns True if it was cancelled; False if it is running or has settled
     (a running task is never interrupted). Its value, and its dependents',
     then raise :class:`asynckit.CancelledError` when used.
+
+    For an :class:`AsyncList` (as for ``asyncio.gather``), every item that
+    has not started is cancelled too, then the list itself; True if the list
+    was cancelled. Items already running finish; their results are dropped.
     """
-    cancelled, ready = _cancel(_node(value, "cancel"))
+    node = _node(value, "cancel")
+    if node.fn is not GATHER:
+        cancelled, ready = _cancel(node)
+        start_all(ready)
+        return cancelled
+    ready = []
+    was_unsettled = node.state < DONE
+    for item in node.args or ():
+        if type(item) in PROXY_TYPES:
+            ready += _cancel(item._self_task)[1]
+    ready += _cancel(node)[1]  # if its items all settled, it has too
     start_all(ready)
-    return cancelled
+    return was_unsettled and node.state == CANCELLED
 
 
 def exception(value: AsyncValue[Any], timeout: float | None = None) -> BaseException | None:
@@ -113,10 +131,10 @@ def _completed(pending: dict[int, AsyncValue[T]], arrivals: SimpleQueue[Node],
     total = len(pending)
     while pending:
         try:
-            if deadline is None:
-                node = arrivals.get()
-            else:
-                node = arrivals.get(timeout=max(deadline - monotonic(), 0.0))
+            try:
+                node = arrivals.get_nowait()
+            except Empty:
+                node = _sleep_for(arrivals, deadline)
         except Empty:
             raise TimeoutError(f"as_completed: {len(pending)} of {total} values did not "
                                f"settle within {timeout} s") from None
@@ -126,6 +144,21 @@ def _completed(pending: dict[int, AsyncValue[T]], arrivals: SimpleQueue[Node],
         # Yield straight from pop(): no local keeps the value alive while the
         # caller holds (or drops) it.
         yield pending.pop(id(node))
+
+
+def _sleep_for(arrivals: SimpleQueue[Node], deadline: float | None) -> Node:
+    # A worker thread that sleeps here tells its pool, which lends another
+    # thread meanwhile: the values it waits for may need that worker.
+    pool = getattr(_local, "pool", None)
+    if pool is not None:
+        pool._worker_blocked(1)
+    try:
+        if deadline is None:
+            return arrivals.get()
+        return arrivals.get(timeout=max(deadline - monotonic(), 0.0))
+    finally:
+        if pool is not None:
+            pool._worker_blocked(-1)
 
 
 class _TaskFuture(concurrent.futures.Future[T]):
@@ -138,6 +171,21 @@ class _TaskFuture(concurrent.futures.Future[T]):
     def __init__(self, node: Node) -> None:
         super().__init__()
         self._asynckit_node = node
+
+    def result(self, timeout: float | None = None) -> T:
+        # Wait the asynckit way first: a worker thread runs the task itself if
+        # it has not started, or lends its place to another thread while it
+        # sleeps; the Future's own Condition would do neither (a deadlock
+        # with one worker). The settle callback fills the Future right after.
+        wait_for(self._asynckit_node, timeout)
+        return super().result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        wait_for(self._asynckit_node, timeout)
+        return super().exception(timeout)
+
+    def running(self) -> bool:
+        return self._asynckit_node.state == RUNNING and not self.done()
 
     def cancel(self) -> bool:
         node = self._asynckit_node

@@ -504,6 +504,26 @@ class Pool(concurrent.futures.Executor):
             ready += cancel(node)[1]
         start_all(ready)
 
+    def _after_fork(self) -> None:
+        """In a child made by fork: cancel the parent's unsettled tasks, start afresh.
+
+        A thread pool works on in the child (new threads start on demand);
+        other backends live in the parent's threads and processes, so their
+        pools are closed here.
+        """
+        self._mutex = threading.Lock()
+        self._drained = None
+        self._timer = None
+        self._loop_backend = None
+        orphans = list(self._live)
+        self._live = set()
+        after_fork = getattr(self._backend, "after_fork", None)
+        if after_fork is not None:
+            after_fork()
+        _value.abandon(orphans)
+        if after_fork is None:
+            self._closed = True
+
     def _worker_blocked(self, delta: int) -> None:
         self._backend.worker_blocked(delta)
 
@@ -710,6 +730,20 @@ def _at_exit() -> None:
 _exited = False
 _EXITED = ("asynckit cannot run new work once the interpreter is exiting "
            "(submitted from an atexit handler?): finish it before the program ends")
+
+
+def _after_fork_in_child() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+    _value.after_fork_in_child()
+    for pool in list(_pools):
+        pool._after_fork()
+
+
+# Held across fork (released on both sides), so that the child never starts
+# with the lock taken by a thread that did not come along.
+os.register_at_fork(before=_lock.acquire, after_in_parent=_lock.release,
+                    after_in_child=_after_fork_in_child)
 
 
 try:

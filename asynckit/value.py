@@ -226,6 +226,30 @@ def report_unobserved() -> None:
         reporter.report()
 
 
+def after_fork_in_child() -> None:
+    """In a child made by ``os.fork``: forget the parent's threads and failures.
+
+    ``_lock`` was held across the fork (see ``pool._before_fork``), so no
+    thread that did not come along can have left it taken. The parent's
+    failures are the parent's to report, not the child's.
+    """
+    _lock.release()
+    _local.__dict__.clear()  # forked inside a task: this thread is no worker here
+    for reporter in list(_unobserved):
+        reporter.observed = True
+    _deferred.clear()
+
+
+def abandon(nodes: Iterable[Node]) -> None:
+    """Cancel unsettled nodes, started or not (a child made by fork: their
+    threads did not come along), starting nothing that this makes ready."""
+    error = CancelledError(f"this task was unsettled in the parent process when it "
+                           f"forked (pid {os.getppid()}); it runs there, not in this child")
+    ready: list[Node] = []
+    for node in nodes:
+        _settle(node, None, error, None, False, ready)
+
+
 def observe(node: Node) -> None:
     reporter = node.reporter
     if reporter is not None:

@@ -42,6 +42,18 @@ def test_submit_returns_a_standard_future(pool: Pool) -> None:
     assert future.result(timeout=5) == 256
 
 
+def test_future_is_running_while_its_task_runs(pool: Pool) -> None:
+    started = threading.Event()
+    gate = threading.Event()
+    future = pool.submit(lambda: (started.set(), gate.wait(5)) and "ran")
+    assert started.wait(5)
+    assert future.running() and not future.done()
+    assert not future.cancel()  # Executor semantics: a running Future cannot be cancelled
+    gate.set()
+    assert future.result(timeout=5) == "ran"
+    assert not future.running() and future.done()
+
+
 def test_submit_keywords(pool: Pool) -> None:
     assert pool.submit(mul, 2, y=8).result(timeout=5) == 16
     assert pool.submit(mul, x=2, y=4).result(timeout=5) == 8

@@ -188,6 +188,48 @@ def test_work_that_becomes_ready_during_exit_still_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
+def test_a_forked_child_drops_the_parents_work_and_exits(tmp_path: Path) -> None:
+    # The parent's worker threads do not come along into a fork: the child
+    # must not wait at exit for tasks that can never settle there, nor run
+    # them; its waits on them raise CancelledError, and new work runs.
+    # A fork-based ProcessPoolExecutor behind executor= does the same fork.
+    proc = _spawn("""
+        import concurrent.futures, multiprocessing, os, threading, asynckit
+
+        def add(a, b):
+            return a + b
+
+        if __name__ == "__main__":
+            fork = multiprocessing.get_context("fork")
+            with concurrent.futures.ProcessPoolExecutor(1, mp_context=fork) as ex:
+                print("executor", asynckit.Pool(executor=ex).do(add, 1, 2).get(20), flush=True)
+            pool = asynckit.Pool(2)
+            gate = threading.Event()
+            blocked = pool.do(gate.wait)
+            queued = [pool.do(add, blocked, 1) for _ in range(3)]
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    queued[0].get(20)
+                except asynckit.CancelledError:
+                    print("child cancelled", flush=True)
+                print("child new", pool.do(add, 2, 3).get(20), flush=True)
+            else:
+                gate.set()
+                print("parent", [v.get(20) for v in queued], flush=True)
+                _, status = os.waitpid(pid, 0)
+                print("child exit", status, flush=True)
+    """, tmp_path)
+    out, err = proc.rest()
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "executor 3", (out, err)
+    assert {"child cancelled", "child new 5", "parent [2, 2, 2]", "child exit 0"} \
+        <= set(lines), (out, err)
+    assert "Traceback" not in err, err
+
+
+@pytest.mark.timeout(60)
 def test_work_submitted_after_the_exit_hook_is_refused_not_dropped(tmp_path: Path) -> None:
     # A user's atexit handler runs after asynckit has finished the program's
     # work; nothing would run new work then, so it must be refused loudly.

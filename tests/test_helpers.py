@@ -154,6 +154,30 @@ def test_cancel_cancels_dependents_not_running_tasks(busy_pool: Pool, pool: Pool
     assert running.get(5) == "ran"
 
 
+def test_cancel_an_async_list_cancels_its_items_not_started(busy_pool: Pool,
+                                                             pool: Pool) -> None:
+    # As asyncio.gather's cancel(): the items not started are cancelled too.
+    started = threading.Event()
+    gate = threading.Event()
+    running = pool.do(lambda: (started.set(), gate.wait(5)) and "ran")
+    assert started.wait(5)
+    items = [busy_pool.do(abs, -n) for n in range(3)]
+    gathered = asynckit.AsyncList([running, *items, "plain"])
+    dependent = pool.do(len, gathered)
+    assert asynckit.cancel(gathered) is True
+    assert [asynckit.state(item) for item in items] == ["cancelled"] * 3
+    assert asynckit.state(gathered) == "cancelled"
+    assert asynckit.state(dependent) == "cancelled"
+    assert asynckit.cancel(gathered) is False  # already settled
+    gate.set()
+    assert running.get(5) == "ran"  # a running item is never interrupted
+
+    queued = [busy_pool.do(abs, -n) for n in range(2)]
+    whole = asynckit.AsyncList(queued)
+    assert asynckit.cancel(whole) is True  # its items all cancelled: so is the list
+    assert asynckit.state(whole) == "cancelled"
+
+
 def test_exception(pool: Pool, busy_pool: Pool) -> None:
     assert asynckit.exception(pool.do(abs, -1), timeout=5) is None
     error = asynckit.exception(pool.do(int, "x"), timeout=5)

@@ -145,6 +145,24 @@ def test_tasks_submit_tasks_and_pass_new_values_on(pools: list[Pool]) -> None:
     assert pool.wait(20)
 
 
+@pytest.mark.parametrize("how", ["as_completed", "future", "submit", "submit timed"])
+def test_helpers_that_block_inside_the_only_worker_never_deadlock(pools: list[Pool],
+                                                                  how: str) -> None:
+    pool = _pool(pools, 1)
+
+    def inner() -> Any:
+        value = pool.do(abs, -7)  # queued behind the task that waits for it
+        if how == "as_completed":
+            return [v.get() for v in asynckit.as_completed([value])][0]
+        if how == "future":
+            return asynckit.future(value).result()
+        if how == "submit":
+            return pool.submit(abs, -7).result()
+        return pool.submit(abs, -7).result(timeout=20)
+
+    assert pool.do(inner).get(20) == 7
+
+
 def test_deep_chain_of_blocking_waits_with_one_worker(pools: list[Pool]) -> None:
     pool = _pool(pools, 1)
 
@@ -193,6 +211,22 @@ def test_unobserved_error_is_logged_with_traceback_when_collected(
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], Unseen)
     assert "collected" in caplog.text and "Traceback" in caplog.text and "_fail" in caplog.text
+
+
+def test_failure_whose_only_follower_is_a_chain_is_logged_when_collected(
+        pools: list[Pool], caplog: pytest.LogCaptureFixture) -> None:
+    # Nothing may keep the failure alive once the user drops it: not the
+    # worker that ran the chain, not the traceback (a cycle through the
+    # frame that ran the task would wait for some later collection).
+    pool = _pool(pools, 1)
+    for _ in range(3):
+        caplog.clear()
+        failed = pool.do(_fail, "chained")
+        cleanup = failed.chain(_identity, None)
+        assert cleanup.wait(10)
+        del failed, cleanup
+        _settle_and_collect(pool)
+        assert len(_warnings(caplog)) == 1, caplog.text
 
 
 def test_fire_and_forget_failure_is_logged(pools: list[Pool],

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
 import threading
 import weakref
 from collections import deque
@@ -268,5 +269,7 @@ def _close_all() -> None:
 
 
 atexit.register(_close_all)
+# A child made by fork has no loop thread, and its pools make new backends.
+os.register_at_fork(after_in_child=_backends.clear)
 
 __all__ = ["LoopBackend"]

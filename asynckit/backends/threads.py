@@ -10,6 +10,7 @@ runs on one thread with no wake-ups at all.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from queue import Empty, SimpleQueue
 from typing import Any
 
@@ -128,6 +129,13 @@ class ThreadBackend:
         if not self.queue.empty():
             self.spawn()
 
+    def after_fork(self) -> None:
+        """In a child made by fork: no worker came along; start with none."""
+        self.queue = SimpleQueue()
+        self.idle = []
+        self.threads = self.blocked = 0
+        self.mutex = threading.Lock()
+
     def close(self) -> None:
         """Let every worker leave once the queue is empty."""
         with self.mutex:
@@ -142,6 +150,8 @@ def _work(backend: ThreadBackend) -> None:
     queue = backend.queue
     get_nowait = queue.get_nowait
     idle = backend.idle
+    ready: Sequence[Node]
+    other: Node | None = None
     while True:
         try:
             node = get_nowait()  # a busy pool: no sleep, no token
@@ -163,6 +173,7 @@ def _work(backend: ThreadBackend) -> None:
             _acquire()
             if node.state != QUEUED:  # run by a waiter, or cancelled
                 _release()
+                node = None  # an idle worker keeps no node alive (see below)
                 break
             node.state = RUNNING
             _release()
@@ -177,5 +188,9 @@ def _work(backend: ThreadBackend) -> None:
                     node = other  # run it here, next: no queue, no wake-up
                 else:
                     start(other)
+        # An idle worker must not keep the last tasks alive (nor, through
+        # their inputs, an unobserved failure that is logged when collected).
+        ready = ()
+        other = None
         if backend.threads > backend.worker_count + backend.blocked and backend.surplus():
             return

@@ -31,6 +31,8 @@ from .value import (
     QUEUED,
     RUNNING,
     After,
+    AsyncList,
+    AsyncValue,
     Node,
     _lock,
     _locked,
@@ -158,7 +160,7 @@ def _resolve(args: tuple[Any, ...]) -> tuple[Any, ...]:
     resolved = []
     for arg in args:
         kind = type(arg)
-        if kind in PROXY_TYPES:
+        if kind is AsyncValue or kind is AsyncList:
             resolved.append(_wrapped_of(arg))
         elif kind in _ATOMS:
             resolved.append(arg)
@@ -298,7 +300,7 @@ def execute(node: Node, worker: Any = None) -> Sequence[Node]:
         del node
         return fail(failed.pop(), error)
     node.took = perf_counter() - started
-    if node.spec is None and type(result) not in PROXY_TYPES:
+    if node.spec is None and type(result) is not AsyncValue and type(result) is not AsyncList:
         # finish(), inlined for the common case (one call less per task).
         if node.name is None:
             fn = node.fn

@@ -28,6 +28,7 @@ from .value import (
     _local,
     _lock,
     _set_task,
+    _task_of,
     cancel,
     new_value,
 )
@@ -251,13 +252,22 @@ class Pool(concurrent.futures.Executor):
         node.proxy = proxy
         # Scan first: if a container's iteration raises, the caller gets the
         # error and the pool keeps no node that would never settle. Plain
-        # scalars, the common case, are seen here without a call.
+        # scalars and AsyncValues, the common cases, are seen here without a
+        # call; containers and keywords take the full scan (find_inputs).
+        inputs = None
         for arg in args:
-            if type(arg) not in _ATOMS:
+            kind = type(arg)
+            if kind is AsyncValue:
+                if inputs is None:
+                    inputs = [_task_of(arg)]
+                else:
+                    inputs.append(_task_of(arg))
+            elif kind not in _ATOMS:
                 inputs = find_inputs(args, kwargs)
                 break
         else:
-            inputs = find_inputs(args, kwargs) if kwargs else None
+            if kwargs:
+                inputs = find_inputs(args, kwargs)
         self._live.add(node)
         if inputs is None and after is None:
             if spec is None or spec.limiter is None:

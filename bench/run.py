@@ -206,7 +206,31 @@ def io_cases() -> dict[str, Callable[[], object]]:
         for f in [tpe.submit(time.sleep, 0.01) for _ in range(400)]:
             f.result()
 
-    return {"asynckit I/O": ak_io, "TPE I/O": tpe_io}
+    def bare_threads() -> None:
+        # The floor on this machine: 50 plain threads, 8 sleeps each, no pool
+        # at all (thread start-up not counted: they wait on an Event first).
+        import threading
+
+        go = threading.Event()
+
+        def sleeper() -> None:
+            go.wait()
+            for _ in range(400 // 50):
+                time.sleep(0.01)
+
+        threads = [threading.Thread(target=sleeper) for _ in range(50)]
+        for t in threads:
+            t.start()
+        started = time.perf_counter()
+        go.set()
+        for t in threads:
+            t.join()
+        bare_times.append(time.perf_counter() - started)
+
+    return {"asynckit I/O": ak_io, "TPE I/O": tpe_io, "bare threads": bare_threads}
+
+
+bare_times: list[float] = []  # the bare threads' own measure, without their start-up
 
 
 # -- single measurements ---------------------------------------------------------
@@ -314,6 +338,9 @@ def main() -> None:
     ideal = 400 * 0.01 / 50
     rows.append(("I/O 400x10ms, 50 workers", f"efficiency {ideal / r['asynckit I/O']:.3f}",
                  f"TPE {ideal / r['TPE I/O']:.3f}", f"{r['asynckit I/O'] / r['TPE I/O']:.3f}"))
+    bare = statistics.median(bare_times)
+    rows.append(("I/O, 50 bare threads", f"efficiency {ideal / bare:.3f}",
+                 "(the machine's floor)", f"{r['asynckit I/O'] / bare:.3f}"))
 
     per_task = bytes_per_pending_task()
     rows.append(("bytes per pending task", f"{per_task:.0f} B", "target 800",

@@ -173,15 +173,18 @@ class _TaskFuture(concurrent.futures.Future[T]):
         self._asynckit_node = node
 
     def result(self, timeout: float | None = None) -> T:
-        # Wait the asynckit way first: a worker thread runs the task itself if
-        # it has not started, or lends its place to another thread while it
-        # sleeps; the Future's own Condition would do neither (a deadlock
-        # with one worker). The settle callback fills the Future right after.
-        wait_for(self._asynckit_node, timeout)
+        # Inside a task, wait the asynckit way first: the worker runs the
+        # task itself if it has not started, or lends its place to another
+        # thread while it sleeps; the Future's own Condition would do neither
+        # (a deadlock with one worker). The settle callback fills the Future
+        # right after. Other threads wait as with any Executor's Future.
+        if getattr(_local, "pool", None) is not None:
+            wait_for(self._asynckit_node, timeout)
         return super().result(timeout)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        wait_for(self._asynckit_node, timeout)
+        if getattr(_local, "pool", None) is not None:
+            wait_for(self._asynckit_node, timeout)
         return super().exception(timeout)
 
     def running(self) -> bool:

@@ -576,25 +576,24 @@ def block(node: Node, timeout: float | None) -> bool:
 def wait_for(node: Node, timeout: float | None = None) -> bool:
     """Wait until ``node`` settles, helping rather than starving a pool.
 
-    A task that has not started is run right here (an untimed wait only: a
-    timed one must not run arbitrary user code past its deadline). A worker
-    thread that must sleep tells its pool, which lends another thread for the
-    time being, so nested waits never deadlock, even with one worker.
+    A worker that waits (untimed) for a task of its own pool that has not
+    started runs it right here, in its own place: nested waits never
+    deadlock, even with one worker. A timed wait must not run arbitrary user
+    code past its deadline, and any other thread (the main thread, a worker
+    of another pool) only waits: running the task there would run more of
+    that pool's tasks at once than its ``worker_count`` (a ``Pool(1)`` that
+    serialises access to something would not). A worker that must sleep
+    tells its pool, which lends another thread for the time being.
     """
     if node.state >= DONE:
         return True
-    if timeout is None and node.state == QUEUED and node.backend is not None:
-        node.backend.run_here(node)
-        if node.state >= DONE:
-            if node.state == FAILED and type(node.error) is KeyboardInterrupt \
-                    and threading.current_thread() is threading.main_thread():
-                # Ctrl-C hit the task this thread was running itself: the
-                # task fails with it, and the rest is cancelled as in block().
-                _hooks.interrupted()
-            return True
     pool = getattr(_local, "pool", None)
     if pool is None:
         return block(node, timeout)
+    if timeout is None and node.state == QUEUED and node.pool is pool:
+        node.backend.run_here(node)
+        if node.state >= DONE:
+            return True
     guard = getattr(_local, "loop_guard", None)
     if guard is not None and timeout != 0:
         guard(node)  # on a pool's event loop: raises if the wait needs that loop

@@ -284,45 +284,37 @@ CTRL_C_CHILD = """
         mark("running")
         return 41
 
-    def inline():  # run by the main thread itself, in inline.get()
-        print("READY", flush=True)
-        threading.Event().wait()
-
     blocker = pool.do(running)
     started.wait()
     unstarted = [pool.do(mark, f"queued{i}") for i in range(3)]
     dependent = pool.do(mark, "dependent", blocker)
     chained = blocker.chain(mark, "chained")
-    if how == "inline":
-        inline_value = pool.do(inline)
-
     try:
-        if how == "inline":
-            inline_value.get()
-        else:
-            print("READY", flush=True)
-            if how == "get":
-                blocker.get()
-            elif how == "get-timeout":
-                blocker.get(timeout=60)
-            elif how == "value-wait":
-                blocker.wait()
-            elif how == "value-wait-timeout":
-                blocker.wait(60)
-            elif how == "pool-wait-timeout":
-                pool.wait(60)
-            elif how == "as-completed":
-                list(asynckit.as_completed([blocker]))
-            elif how == "unwrap":
-                asynckit.unwrap([blocker])
-            elif how == "iterate-asynclist":
-                list(asynckit.AsyncList([blocker]))
-            elif how == "pool-wait":
-                pool.wait()
-            elif how == "proxy":
-                blocker + 1
-            elif how == "top-level":
-                threading.Event().wait()
+        print("READY", flush=True)
+        if how == "get":
+            blocker.get()
+        elif how == "get-queued":  # a task not started: waited for, never run here
+            unstarted[0].get()
+        elif how == "get-timeout":
+            blocker.get(timeout=60)
+        elif how == "value-wait":
+            blocker.wait()
+        elif how == "value-wait-timeout":
+            blocker.wait(60)
+        elif how == "pool-wait-timeout":
+            pool.wait(60)
+        elif how == "as-completed":
+            list(asynckit.as_completed([blocker]))
+        elif how == "unwrap":
+            asynckit.unwrap([blocker])
+        elif how == "iterate-asynclist":
+            list(asynckit.AsyncList([blocker]))
+        elif how == "pool-wait":
+            pool.wait()
+        elif how == "proxy":
+            blocker + 1
+        elif how == "top-level":
+            threading.Event().wait()
     except KeyboardInterrupt:
         print("CAUGHT", time.monotonic(), flush=True)
     else:
@@ -337,7 +329,7 @@ CTRL_C_CHILD = """
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("how", [
     "get", "get-timeout", "value-wait", "value-wait-timeout", "pool-wait", "pool-wait-timeout",
-    "proxy", "inline", "as-completed", "unwrap", "iterate-asynclist"])
+    "proxy", "get-queued", "as-completed", "unwrap", "iterate-asynclist"])
 def test_ctrl_c_in_a_wait_is_prompt_and_cancels_unstarted_work(tmp_path: Path, how: str) -> None:
     proc = _spawn(CTRL_C_CHILD, tmp_path, how)
     proc.expect("READY")

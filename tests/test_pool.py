@@ -102,6 +102,31 @@ def test_n_tasks_run_at_once_on_n_workers(n):
 
 
 @pytest.mark.timeout(30)
+def test_a_thread_waiting_on_a_queued_task_never_runs_it_beyond_worker_count():
+    # Pool(1) serialises: a get() from outside the pool waits for the worker,
+    # it does not run the task itself alongside the one already running.
+    import time
+
+    pool = Pool(1)
+    gate = threading.Event()
+    started = threading.Event()
+    pool.do(lambda: (started.set(), gate.wait(20)))
+    assert started.wait(10)
+    second = pool.do(lambda: (threading.current_thread().name, gate.is_set()))
+
+    def open_the_gate_once_main_waits():
+        while second._self_task.dependents is None:  # main's waiter is not registered yet
+            time.sleep(0.001)  # polling a condition, not ordering by sleeping
+        gate.set()
+
+    threading.Thread(target=open_the_gate_once_main_waits, daemon=True).start()
+    name, gate_was_open = second.get()
+    assert gate_was_open, "the second task ran while the first still held the only worker"
+    assert name != threading.main_thread().name
+    pool.shutdown()
+
+
+@pytest.mark.timeout(30)
 def test_resize_up_lets_more_tasks_meet(gates):
     pool = Pool(worker_count=2)
     try:

@@ -347,6 +347,7 @@ def test_repr_never_blocks_and_shows_name_args_state(pool, busy_pool, gates):
     gate.set()
     assert running.get() == 1
     assert repr(running) == "1"
+    gates.open_all()  # the busy pool's worker: v runs there, never on this thread
     v.wait()
     assert repr(v) == "[20]"
 

@@ -126,6 +126,10 @@ class ThreadBackend:
             extra = self.threads - worker_count - self.blocked
         for _ in range(max(extra, 0)):
             self.queue.put(None)  # wakes an idle worker so it can leave
+            try:
+                self.idle.pop()  # ...and takes its token: a stale one would stop a spawn
+            except IndexError:
+                pass
         if not self.queue.empty():
             self.spawn()
 

@@ -120,7 +120,9 @@ class Node:
     def __init__(self, pool: Any, backend: Any, fn: Any, args: Any, kwargs: Any,
                  spec: Any, name: str | None) -> None:
         self.state = PENDING
-        self.proxy: AsyncValue[Any] | None = None
+        # The proxy to publish the result into: a task's own, or a weak
+        # reference to an AsyncList's (see AsyncList.__init__).
+        self.proxy: Any = None
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
@@ -407,6 +409,8 @@ def _settle(node: Node, result: Any, error: BaseException | None,
                 continue
             if error is None:
                 proxy = node.proxy
+                if type(proxy) is weakref.ReferenceType:
+                    proxy = proxy()  # an AsyncList's (see AsyncList.__init__)
                 if remote is not None:
                     node.remote = remote
                 elif proxy is not None:
@@ -1042,7 +1046,11 @@ class AsyncList(AsyncValue[list[T]]):
         self._self_length = len(items)
         self._self_deadline = _deadline
         self._self_from_map = _from_map
-        node.proxy = self
+        # Weakly: its node lives on while its items run, and must not keep
+        # the list alive for them. Nobody holding the list means nobody can
+        # ask for the rest of a pool.map (see _iterate). Tasks are different:
+        # their node holds their proxy, so that fire and forget works.
+        node.proxy = weakref.ref(self)
         inputs = [_task_of(item) for item in items if type(item) in PROXY_TYPES]
         node.inputs = tuple(inputs)
         with _lock:
@@ -1065,37 +1073,55 @@ class AsyncList(AsyncValue[list[T]]):
         return self._self_length
 
     def __iter__(self) -> Iterator[T]:
-        node = self._self_task
-        items = node.args
+        items = self._self_task.args
         if items is None:  # settled: iterate the result itself
-            yield from self.get()
-            return
-        deadline = self._self_deadline
-        taken = 0
-        try:
-            for item in items:
-                if type(item) not in PROXY_TYPES:
-                    yield item
-                elif deadline is None:
-                    inner = _task_of(item)
-                    if inner.state == DONE and inner.remote is None:
-                        yield _wrapped_of(item)  # settled: the C field, no method call
-                    else:
-                        yield item.get()
-                else:
-                    if not item.wait(max(deadline - perf_counter(), 0.0)):
-                        raise TimeoutError(f"pool.map: {describe(item._self_task)} "
-                                           f"was not ready before the timeout")
-                    yield item.get()
-                taken += 1
-        finally:
-            if self._self_from_map and taken < len(items):
-                # Executor.map semantics: iteration that stops early (an
-                # error, a timeout, a break) cancels the calls not started.
-                _cancel_rest(items[taken:])
+            return iter(self.get())
+        # The iterator holds the items, never this list (only a weak
+        # reference, for pool.map): no cycle, so a map result dropped in the
+        # middle of an iteration is freed, and its iteration closed, at once.
+        owner = weakref.ref(self) if self._self_from_map else None
+        return _iterate(items, self._self_deadline, owner)
 
     def __reversed__(self) -> Iterator[T]:
         return reversed(self.get())
+
+
+def _iterate(items: list[Any], deadline: float | None,
+             owner: weakref.ref[AsyncList[Any]] | None) -> Iterator[Any]:
+    """Each item's result in order, as soon as it is ready (``AsyncList.__iter__``).
+
+    For a ``pool.map`` result (``owner`` set), ``Executor.map`` semantics:
+    an error or a timeout here cancels the calls not started; so does an
+    iteration closed early (a ``break``, a dropped iterator) once nothing
+    can ask for the rest any more, i.e. once the map result itself is gone.
+    While the user still holds it, ``next(iter(results))`` followed by
+    ``list(results)`` cancels nothing.
+    """
+    taken = 0
+    try:
+        for item in items:
+            if type(item) not in PROXY_TYPES:
+                yield item
+            elif deadline is None:
+                inner = _task_of(item)
+                if inner.state == DONE and inner.remote is None:
+                    yield _wrapped_of(item)  # settled: the C field, no method call
+                else:
+                    yield item.get()
+            else:
+                if not item.wait(max(deadline - perf_counter(), 0.0)):
+                    raise TimeoutError(f"pool.map: {describe(item._self_task)} "
+                                       f"was not ready before the timeout")
+                yield item.get()
+            taken += 1
+    except GeneratorExit:
+        if owner is not None and owner() is None and taken < len(items):
+            _cancel_rest(items[taken:])
+        raise
+    except BaseException:
+        if owner is not None:
+            _cancel_rest(items[taken:])  # the late one too, if it has not started
+        raise
 
 
 def _cancel_rest(items: list[Any]) -> None:

@@ -156,13 +156,34 @@ def test_map_iteration_that_stops_early_cancels_the_calls_not_started() -> None:
 
     with Pool(worker_count=1) as pool:
         gate = threading.Event()
-        results = pool.map(lambda x: gate.wait(10) and x, range(4))
-        for _first in results:
-            break  # stops after one result: the rest, not started, are cancelled
+        seen: list[int] = []
+
+        def work(x: int) -> int:
+            seen.append(x)
+            if x > 0:
+                gate.wait(10)  # the only worker stays here: 2 and 3 cannot start
+            return x
+
+        def first_of_a_map() -> None:
+            # A break out of a map result nothing else holds: as the iterator
+            # of Executor.map when it is dropped, the rest is cancelled.
+            for first in pool.map(work, range(4)):
+                assert first == 0
+                break
+
+        first_of_a_map()
         gate.set()
         assert pool.wait(10)
-        states = [asynckit.state(v) for v in results._self_task.args]
-        assert states[0] == "done" and "cancelled" in states[1:]
+        assert 2 not in seen and 3 not in seen, seen
+
+    with Pool(worker_count=2) as pool:
+        # While the user holds the map result, taking the head (a dropped
+        # iterator, a break) cancels nothing: the rest is still wanted.
+        results = pool.map(abs, range(-4, 0))
+        assert next(iter(results)) == 4
+        for _head in results:
+            break
+        assert list(results) == [4, 3, 2, 1]
 
 
 def test_iterating_an_async_list_to_the_end_cancels_nothing(pool: Pool) -> None:

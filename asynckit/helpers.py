@@ -102,9 +102,11 @@ def as_completed(values: Iterable[AsyncValue[T]],
     Like :func:`concurrent.futures.as_completed`: values that have already
     settled come first; a value given twice is yielded once; a failed or
     cancelled value is yielded like any other (call ``get()`` to see its
-    error). Raises :class:`TimeoutError` when ``timeout`` seconds have passed
-    since the call and nothing more has settled. The arguments are checked at
-    the call, and the iterator keeps no reference to a value it has yielded.
+    error). Raises :class:`TimeoutError` once ``timeout`` seconds have passed
+    since the call, as :func:`concurrent.futures.as_completed` does (values
+    that had settled before the call are yielded whatever the time). The
+    arguments are checked at the call, and the iterator keeps no reference to
+    a value it has yielded.
 
     Example::
 
@@ -123,18 +125,25 @@ def as_completed(values: Iterable[AsyncValue[T]],
     arrivals: SimpleQueue[Node] = SimpleQueue()
     for value in list(pending.values()):
         add_callback(value._self_task, arrivals.put)
-    return _completed(pending, arrivals, deadline, timeout)
+    # Those settled before the call are yielded whatever the time.
+    return _completed(pending, arrivals, arrivals.qsize(), deadline, timeout)
 
 
-def _completed(pending: dict[int, AsyncValue[T]], arrivals: SimpleQueue[Node],
+def _completed(pending: dict[int, AsyncValue[T]], arrivals: SimpleQueue[Node], already: int,
                deadline: float | None, timeout: float | None) -> Iterator[AsyncValue[T]]:
     total = len(pending)
     while pending:
         try:
-            try:
+            if already:
+                already -= 1
                 node = arrivals.get_nowait()
-            except Empty:
-                node = _sleep_for(arrivals, deadline)
+            elif deadline is not None and monotonic() >= deadline:
+                raise Empty  # as concurrent.futures: the deadline counts from the call
+            else:
+                try:
+                    node = arrivals.get_nowait()
+                except Empty:
+                    node = _sleep_for(arrivals, deadline)
         except Empty:
             raise TimeoutError(f"as_completed: {len(pending)} of {total} values did not "
                                f"settle within {timeout} s") from None
@@ -178,17 +187,29 @@ class _TaskFuture(concurrent.futures.Future[T]):
         # thread while it sleeps; the Future's own Condition would do neither
         # (a deadlock with one worker). The settle callback fills the Future
         # right after. Other threads wait as with any Executor's Future.
-        if getattr(_local, "pool", None) is not None:
-            wait_for(self._asynckit_node, timeout)
-        return super().result(timeout)
+        return super().result(self._help(timeout))
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        if getattr(_local, "pool", None) is not None:
-            wait_for(self._asynckit_node, timeout)
-        return super().exception(timeout)
+        return super().exception(self._help(timeout))
+
+    def _help(self, timeout: float | None) -> float | None:
+        """Inside a task, wait the asynckit way; return the time left of ``timeout``."""
+        if getattr(_local, "pool", None) is None:
+            return timeout
+        if timeout is None:
+            wait_for(self._asynckit_node)
+            return None
+        deadline = monotonic() + timeout
+        wait_for(self._asynckit_node, timeout)
+        return max(deadline - monotonic(), 0.0)
 
     def running(self) -> bool:
         return self._asynckit_node.state == RUNNING and not self.done()
+
+    def __repr__(self) -> str:
+        if self.running():  # Future's own state stays PENDING until it is done
+            return f"<{type(self).__name__} at {id(self):#x} state=running>"
+        return super().__repr__()
 
     def cancel(self) -> bool:
         node = self._asynckit_node

@@ -48,6 +48,7 @@ def test_future_is_running_while_its_task_runs(pool: Pool) -> None:
     future = pool.submit(lambda: (started.set(), gate.wait(5)) and "ran")
     assert started.wait(5)
     assert future.running() and not future.done()
+    assert "state=running" in repr(future)
     assert not future.cancel()  # Executor semantics: a running Future cannot be cancelled
     gate.set()
     assert future.result(timeout=5) == "ran"

@@ -178,6 +178,22 @@ def test_cancel_an_async_list_cancels_its_items_not_started(busy_pool: Pool,
     assert asynckit.state(whole) == "cancelled"
 
 
+def test_as_completed_deadline_counts_from_the_call(pool: Pool) -> None:
+    # As concurrent.futures.as_completed: what had settled before the call is
+    # yielded whatever the time; after that, a passed deadline raises even if
+    # more values have settled meanwhile.
+    done = pool.do(abs, -1)
+    assert done.wait(10)
+    gate = threading.Event()
+    later = pool.do(gate.wait, 10)
+    completed = asynckit.as_completed([done, later], timeout=0)
+    gate.set()
+    assert later.wait(10)
+    assert next(completed) is done
+    with pytest.raises(TimeoutError):
+        next(completed)
+
+
 def test_exception(pool: Pool, busy_pool: Pool) -> None:
     assert asynckit.exception(pool.do(abs, -1), timeout=5) is None
     error = asynckit.exception(pool.do(int, "x"), timeout=5)

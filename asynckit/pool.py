@@ -513,6 +513,21 @@ class Pool(concurrent.futures.Executor):
         for node in list(self._live):
             ready += cancel(node)[1]
         start_all(ready)
+        # Tasks handed to an executor early (processes) sit in its queue
+        # claimed by us but not started: the backend cancels those there.
+        cancel_queued = getattr(self._backend, "cancel_unstarted", None)
+        if cancel_queued is not None:
+            cancel_queued()
+
+    def _wait_at_exit(self) -> None:
+        """An exit hook's wait: Ctrl-C cancels the work not started (and any
+        new work), then the running tasks are waited for all the same."""
+        while True:
+            try:
+                self.wait()
+                return
+            except KeyboardInterrupt:
+                _stop()
 
     def _after_fork(self) -> None:
         """In a child made by fork: cancel the parent's unsettled tasks, start afresh.

@@ -187,6 +187,44 @@ def test_work_that_becomes_ready_during_exit_still_runs(tmp_path: Path) -> None:
     assert "Traceback" not in err, err
 
 
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("how", ["get", "exit"])
+def test_ctrl_c_cancels_work_queued_in_the_process_pool(tmp_path: Path, how: str) -> None:
+    # The processes backend hands ready tasks to its ProcessPoolExecutor at
+    # once; on Ctrl-C those still in the executor's queue are cancelled
+    # there, and a Ctrl-C during the exit hook is no hang either.
+    proc = _spawn("""
+        import sys, time, asynckit
+
+        def slow(where, i):
+            open(f"{where}/ran-{i}", "w").close()
+            time.sleep(0.5)
+            return i
+
+        if __name__ == "__main__":
+            where, how = sys.argv[1], sys.argv[2]
+            pool = asynckit.Pool(2, backend="processes")
+            values = [pool.do(slow, where, i) for i in range(40)]
+            print("READY", flush=True)
+            if how == "get":
+                try:
+                    values[-1].get()
+                except KeyboardInterrupt:
+                    print("CAUGHT", flush=True)
+    """, tmp_path, how)
+    proc.expect("READY")
+    deadline = time.monotonic() + TIMEOUT
+    while not _ran(tmp_path):  # a task has started in a worker process
+        assert time.monotonic() < deadline, "no task ever started"
+        time.sleep(0.01)  # polling a condition, not ordering by sleeping
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.rest()
+    assert "Traceback" not in err, err
+    assert len(_ran(tmp_path)) < 40, "Ctrl-C cancelled nothing"
+    if how == "get":
+        assert "CAUGHT" in out, (out, err)
+
+
 @pytest.mark.timeout(60)
 def test_a_forked_child_drops_the_parents_work_and_exits(tmp_path: Path) -> None:
     # The parent's worker threads do not come along into a fork: the child

@@ -35,6 +35,7 @@ import weakref
 from queue import SimpleQueue
 from typing import Any
 
+from ..errors import CancelledError
 from ..graph import claim, fail, finish, plain, run, start_all
 from ..value import PENDING, PROXY_TYPES, QUEUED, Node, describe, observe, settle
 
@@ -77,6 +78,8 @@ class ExecutorBackend:
         self.dispatcher: threading.Thread | None = None
         self.local = threading.local()  # .submitting: pool.do is running on this thread
         self.closed = False
+        # Futures of tasks handed to the executor, until they complete.
+        self.inflight: dict[Node, concurrent.futures.Future[Any]] = {}
         self._hook_submit(pool)
         # Interpreter exit: concurrent.futures' exit hook refuses new work
         # once it has run. Ours, registered after it, runs before it (they
@@ -161,6 +164,7 @@ class ExecutorBackend:
         except BaseException as error:  # a failed input's plain(), a closed executor, ...
             start_all(fail(node, error))
             return None
+        self.inflight[node] = future
         future.add_done_callback(functools.partial(self._done, node))
         return None
 
@@ -204,10 +208,11 @@ class ExecutorBackend:
             self._start_dispatcher()
 
     def _complete(self, node: Node, future: concurrent.futures.Future[Any]) -> None:
-        try:
-            error = future.exception()
-        except concurrent.futures.CancelledError as cancelled:
-            error = cancelled
+        self.inflight.pop(node, None)
+        if future.cancelled():  # by cancel_unstarted: it never ran (and is never retried)
+            _give_up(node, CancelledError(f"{describe(node)} was cancelled before it ran"))
+            return
+        error = future.exception()
         if error is None:
             start_all(finish(node, future.result()))
             return
@@ -255,6 +260,15 @@ class ExecutorBackend:
 
     # -- the rest of the backend interface -----------------------------------------
 
+    def cancel_unstarted(self) -> None:
+        """Ctrl-C: cancel what waits in the executor's queue, not started yet.
+
+        (What a ProcessPoolExecutor has already moved to its workers' call
+        queue, worker_count + 1 at most, runs.)
+        """
+        for future in list(self.inflight.values()):
+            future.cancel()
+
     def run_here(self, node: Node) -> None:
         """A thread waiting on a queued task runs it itself, if it may (not for processes)."""
         if not self.pickles and node.state == QUEUED:
@@ -289,7 +303,7 @@ class ExecutorBackend:
 def _drain_at_exit(pool_ref: Any) -> None:
     pool = pool_ref()
     if pool is not None:
-        pool.wait()
+        pool._wait_at_exit()
 
 
 def _give_up(node: Node, error: BaseException) -> None:

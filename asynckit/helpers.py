@@ -23,6 +23,7 @@ from .value import (
     _local,
     add_callback,
     observe,
+    sleep_lent,
     wait_for,
 )
 from .value import cancel as _cancel
@@ -156,18 +157,9 @@ def _completed(pending: dict[int, AsyncValue[T]], arrivals: SimpleQueue[Node], a
 
 
 def _sleep_for(arrivals: SimpleQueue[Node], deadline: float | None) -> Node:
-    # A worker thread that sleeps here tells its pool, which lends another
-    # thread meanwhile: the values it waits for may need that worker.
-    pool = getattr(_local, "pool", None)
-    if pool is not None:
-        pool._worker_blocked(1)
-    try:
-        if deadline is None:
-            return arrivals.get()
-        return arrivals.get(timeout=max(deadline - monotonic(), 0.0))
-    finally:
-        if pool is not None:
-            pool._worker_blocked(-1)
+    if deadline is None:
+        return sleep_lent(arrivals.get)
+    return sleep_lent(lambda: arrivals.get(timeout=max(deadline - monotonic(), 0.0)))
 
 
 class _TaskFuture(concurrent.futures.Future[T]):

@@ -231,7 +231,7 @@ def report_unobserved() -> None:
 def after_fork_in_child() -> None:
     """In a child made by ``os.fork``: forget the parent's threads and failures.
 
-    ``_lock`` was held across the fork (see ``pool._before_fork``), so no
+    ``_lock`` was held across the fork (``os.register_at_fork`` in pool.py), so no
     thread that did not come along can have left it taken. The parent's
     failures are the parent's to report, not the child's.
     """
@@ -601,9 +601,18 @@ def wait_for(node: Node, timeout: float | None = None) -> bool:
     guard = getattr(_local, "loop_guard", None)
     if guard is not None and timeout != 0:
         guard(node)  # on a pool's event loop: raises if the wait needs that loop
+    return sleep_lent(lambda: block(node, timeout))
+
+
+def sleep_lent(sleep: Callable[[], T]) -> T:
+    """Run a blocking ``sleep()``; on a worker thread, the pool lends another
+    thread meanwhile (what this worker waits for may need a worker)."""
+    pool = getattr(_local, "pool", None)
+    if pool is None:
+        return sleep()
     pool._worker_blocked(1)
     try:
-        return block(node, timeout)
+        return sleep()
     finally:
         pool._worker_blocked(-1)
 

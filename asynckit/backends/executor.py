@@ -307,7 +307,8 @@ def _drain_at_exit(pool_ref: Any) -> None:
 
 
 def _give_up(node: Node, error: BaseException) -> None:
-    """Settle a claimed node that never reached the executor (no retry: it would fail again)."""
+    """Settle a claimed node that never ran: it did not reach the executor, or was
+    cancelled in its queue (no retry: it would fail again, or was meant not to run)."""
     spec = node.spec
     if spec is not None and spec.limiter is not None:
         spec.limiter.release()

@@ -3,11 +3,12 @@
 See README.rst for a tour and ``shared/API.md`` for the contract.
 """
 
+from .asynclist import AsyncList
 from .dot import to_dot
 from .errors import CancelledError
 from .helpers import as_completed, cancel, exception, future, state, unwrap
 from .pool import Pool, do, task, wait
-from .value import AsyncList, AsyncValue
+from .value import AsyncValue
 
 __all__ = [
     "AsyncList",

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .value import (
+from .asynclist import PROXY_TYPES
+from .node import (
     CANCELLED,
     DONE,
     FAILED,
     GATHER,
     HELD,
     PENDING,
-    PROXY_TYPES,
     QUEUED,
     RUNNING,
     STATE_NAMES,
     Node,
-    describe,
 )
+from .value import describe
 
 __all__ = ["to_dot"]
 

@@ -1,179 +1,68 @@
-"""The dependency engine: find a task's inputs, count them down, run, finish.
+"""The dependency engine: link a task to its inputs, settle, count down, run.
 
-A task's inputs are the AsyncValues anywhere in its arguments. ``link``
-registers the task with each unsettled input and stores how many there are;
-each input's settle counts that down (``value._settle``) and the task becomes
-ready at zero. Nothing polls and nothing is re-queued: a chain of N tasks
-costs O(N).
+``link`` registers a task with each unsettled input (``inputs.find_inputs``
+found them) and stores how many there are; each input's :func:`settle`
+counts that down and the task becomes ready at zero. Nothing polls and
+nothing is re-queued: a chain of N tasks costs O(N).
 
-``run`` executes a ready task on the calling thread and ``finish``/``fail``
-settle it, after retries and flattening; both return the tasks that became
-ready, so a worker can run one of them next without a trip through a queue.
+:func:`settle` is the one place where a node settles: it publishes the
+result, wakes waiting threads, follows returned values, fails dependents,
+gathers AsyncLists, runs callbacks and counts dependents down. ``execute``
+runs a claimed task on the calling thread; ``finish``/``fail`` settle it,
+after retries and flattening. All of them *return* the tasks that became
+ready and never start them: the caller hands them to ``admission.start``,
+and a worker runs one of them next itself, without a trip through a queue.
 """
 
 from __future__ import annotations
 
-import copy
-from collections import deque
+import logging
+import os
+import weakref
 from collections.abc import Sequence
 from time import perf_counter
 from types import FunctionType
 from typing import Any
 
-from .value import (
+from .admission import Limiter
+from .asynclist import PROXY_TYPES, AsyncList, gather_outcome
+from .errors import CancelledError
+from .inputs import plain, resolve
+from .node import (
     CANCELLED,
     DONE,
     FAILED,
     GATHER,
     HELD,
     PENDING,
-    PROXY_TYPES,
     QUEUED,
     RUNNING,
     After,
-    AsyncList,
-    AsyncValue,
     Node,
     _lock,
     _locked,
-    _name_of,
-    _task_of,
     _wait_unlocked,
-    _wrapped_of,
     depend,
-    settle,
+    name_of,
 )
+from .protocols import Backend
+from .report import Reporter
+from .value import AsyncValue, _publish, _task_of, _wrapped_of, describe
 
-# Types that can never contain an AsyncValue: the scan skips them at once.
-_ATOMS = frozenset({int, float, str, bytes, bool, type(None), complex, bytearray,
-                    range, type, memoryview})
+__all__ = ["link", "settle", "cancel", "abandon", "claim", "execute", "finish", "fail",
+           "release_slot"]
 
-
-def find_inputs(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> list[Node] | None:
-    """The nodes of every AsyncValue in ``args``/``kwargs``, or None if there are none.
-
-    Looks inside lists, tuples (namedtuples too), dicts (keys and values), sets
-    and frozensets, and their subclasses, to any depth. Checks ``type()``
-    first: asking a proxy anything else would be a use, and block.
-    """
-    found: list[Node] | None = None
-    for arg in args:
-        kind = type(arg)
-        if kind in PROXY_TYPES:
-            if found is None:
-                found = [_task_of(arg)]
-            else:
-                found.append(_task_of(arg))
-        elif kind not in _ATOMS:
-            found = _scan(arg, found, set())
-    if kwargs:
-        for arg in kwargs.values():
-            kind = type(arg)
-            if kind in PROXY_TYPES:
-                if found is None:
-                    found = [_task_of(arg)]
-                else:
-                    found.append(_task_of(arg))
-            elif kind not in _ATOMS:
-                found = _scan(arg, found, set())
-    return found
-
-
-def _scan(obj: Any, found: list[Node] | None, seen: set[int]) -> list[Node] | None:
-    kind = type(obj)
-    if kind in PROXY_TYPES:
-        if found is None:
-            return [_task_of(obj)]
-        found.append(_task_of(obj))
-        return found
-    if kind in _ATOMS:
-        return found
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        if id(obj) in seen:  # a container that contains itself
-            return found
-        seen.add(id(obj))
-        for item in obj:
-            found = _scan(item, found, seen)
-    elif isinstance(obj, dict):
-        if id(obj) in seen:
-            return found
-        seen.add(id(obj))
-        for key, item in obj.items():
-            found = _scan(key, found, seen)
-            found = _scan(item, found, seen)
-    return found
-
-
-def plain(obj: Any) -> Any:
-    """``obj`` with every AsyncValue replaced by its result (waiting if needed).
-
-    Containers that hold AsyncValues are rebuilt with their own type; others
-    are returned as they are (the same object), so a task that is handed a
-    list it should mutate gets that very list.
-    """
-    kind = type(obj)
-    if kind in PROXY_TYPES:
-        node = _task_of(obj)
-        if node.state == DONE and node.remote is None:
-            return _wrapped_of(obj)  # settled here: the C field, no method call
-        return obj.get()
-    if kind in _ATOMS:
-        return obj
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        items = [plain(item) for item in obj]
-        if all(new is old for new, old in zip(items, obj, strict=True)):
-            return obj
-        if kind is list or kind is tuple or kind is set or kind is frozenset:
-            return kind(items)
-        if isinstance(obj, tuple):
-            if hasattr(obj, "_fields"):  # a namedtuple
-                return kind(*items)
-            return kind(items)
-        rebuilt: Any = copy.copy(obj)  # a list or set subclass: keep its attributes
-        rebuilt.clear()
-        if isinstance(obj, list):
-            rebuilt.extend(items)
-        else:
-            rebuilt.update(items)
-        return rebuilt
-    if isinstance(obj, dict):
-        pairs = [(plain(key), plain(item)) for key, item in obj.items()]
-        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, obj.items(), strict=True)):
-            return obj
-        if kind is dict:
-            return dict(pairs)
-        rebuilt = copy.copy(obj)  # OrderedDict, defaultdict, …: keep the type
-        rebuilt.clear()
-        rebuilt.update(pairs)
-        return rebuilt
-    return obj
-
-
-def _resolve(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``plain`` over a ready task's arguments, with direct AsyncValues inlined.
-
-    Every AsyncValue among them has settled with a result by now (a failed
-    input would have failed the task), so its C field holds the value; if the
-    value lives elsewhere (``remote``) the field is unset, and reading it goes
-    through ``__wrapped_get__``, which fetches it.
-    """
-    resolved = []
-    for arg in args:
-        kind = type(arg)
-        if kind is AsyncValue or kind is AsyncList:
-            resolved.append(_wrapped_of(arg))
-        elif kind in _ATOMS:
-            resolved.append(arg)
-        else:
-            resolved.append(plain(arg))
-    return tuple(resolved)
+_NOTHING: list[Node] = []  # never appended to: callers only iterate a settle's result
+_LockType = type(_lock)
+_log = logging.getLogger("asynckit")
 
 
 def link(node: Node, inputs: list[Node], after: Node | None = None) -> bool:
     """Register ``node`` with its unsettled inputs. True if it is ready now.
 
     ``after`` is a ``chain`` predecessor: waited for, its outcome ignored.
-    A node with an input that has already failed is failed here, at once.
+    A node with an input that has already failed is failed here, at once
+    (it is new: nothing depends on it yet, so that makes nothing ready).
     """
     if after is None:
         for inner in inputs:
@@ -187,10 +76,10 @@ def link(node: Node, inputs: list[Node], after: Node | None = None) -> bool:
             node.inputs = inputs
             for inner in inputs:
                 if inner.state != DONE:
-                    start_all(settle(node, None, inner.error, inner))
+                    settle(node, None, inner.error, inner)
                     return False
             spec = node.spec
-            state = HELD if spec is not None and spec.limiter is not None else QUEUED
+            state = QUEUED if spec is None else spec.ready_state
             if _locked():
                 _wait_unlocked()
             with _lock:
@@ -206,7 +95,7 @@ def link(node: Node, inputs: list[Node], after: Node | None = None) -> bool:
         for inner in inputs:
             state = inner.state
             if state < DONE:
-                dependents = inner.dependents  # value.depend(), inlined
+                dependents = inner.dependents  # depend(), inlined
                 if dependents is None:
                     inner.dependents = node
                 elif type(dependents) is list:
@@ -225,29 +114,277 @@ def link(node: Node, inputs: list[Node], after: Node | None = None) -> bool:
         node.inputs = inputs  # kept (nodes only, never results) for to_dot
         if failed is None and pending == 0:
             spec = node.spec
-            node.state = HELD if spec is not None and spec.limiter is not None else QUEUED
+            node.state = QUEUED if spec is None else spec.ready_state
             return True
     if failed is not None:
-        start_all(settle(node, None, failed.error, failed))
+        settle(node, None, failed.error, failed)
     return False
 
 
-def start(node: Node) -> None:
-    """Hand a ready node to its backend, through its ``limit`` gate if it has one."""
-    spec = node.spec
-    if spec is not None and spec.limiter is not None:
-        spec.limiter.admit(node)
+# --------------------------------------------------------------------------
+# Settling
+
+
+def settle(node: Node, result: Any = None, error: BaseException | None = None,
+           source: Node | None = None, worker: Backend | None = None) -> Sequence[Node]:
+    """Settle ``node`` with ``result`` or ``error``, and all that follows from it.
+
+    ``source`` is the input whose failure this is (its traceback and reporter
+    are shared). Returns the task nodes that became ready, in state QUEUED
+    or HELD; the caller starts them (``admission.start``).
+
+    ``worker`` is the backend of a worker thread that will run a ready task
+    itself: when this settle makes exactly one task of that backend ready, it
+    is claimed (RUNNING) under the same hold of the lock and returned alone in
+    a *tuple*, which tells the caller it is its to run (``execute``). A chain
+    or a tree then takes one lock per task for counting down and claiming,
+    instead of two.
+    """
+    if error is not None or node.remote is not None:
+        ready: list[Node] = []
+        _settle(node, result, error, source, False, False, ready)
+        return ready
+    # The fast path: a task's result, with only pending tasks to count down.
+    proxy = node.proxy
+    if proxy is not None:
+        # Publish before marking DONE: a reader that sees DONE reads the C
+        # field without taking the lock. Only the task's own runner settles
+        # a result, so nothing can have settled it meanwhile.
+        _publish(proxy, result)
+    ready = _NOTHING
+    gathers = None
+    if _locked():
+        _wait_unlocked()
+    with _lock:
+        dependents = node.dependents
+        simple = node.state < DONE
+        if simple and dependents is not None:
+            node.dependents = None
+            if type(dependents) is Node and dependents.state == PENDING:
+                # One input of one pending task (a chain, a tree): no loop
+                # under the lock, so no thread switch lands here.
+                node.state = DONE
+                node.proxy = None
+                dependents.pending -= 1
+                if dependents.pending == 0:
+                    if dependents.fn is GATHER:
+                        gathers = [dependents]
+                        ready = []
+                    else:
+                        spec = dependents.spec
+                        state = QUEUED if spec is None else spec.ready_state
+                        if state == QUEUED and worker is not None \
+                                and dependents.backend is worker:
+                            dependents.state = RUNNING  # claimed for the caller
+                            ready = (dependents,)  # type: ignore[assignment]
+                        else:
+                            dependents.state = state
+                            ready = [dependents]
+            elif type(dependents) is list:
+                # Inputs of pending tasks and AsyncLists only; anything else
+                # (waiting threads, followers, chain edges, callbacks) takes
+                # the general path.
+                for dep in dependents:
+                    if type(dep) is not Node or dep.state != PENDING:
+                        simple = False
+                        break
+                else:
+                    node.state = DONE
+                    node.proxy = None
+                    ready = []
+                    for dep in dependents:
+                        dep.pending -= 1
+                        if dep.pending == 0:
+                            if dep.fn is GATHER:
+                                if gathers is None:
+                                    gathers = [dep]
+                                else:
+                                    gathers.append(dep)
+                                continue
+                            spec = dep.spec
+                            dep.state = QUEUED if spec is None else spec.ready_state
+                            ready.append(dep)
+            else:
+                simple = False
+            if not simple:
+                node.dependents = dependents  # for the general path
+        elif simple:
+            node.state = DONE
+            node.proxy = None
+    if not simple:
+        ready = []
+        _settle(node, result, None, None, False, True, ready)
+        return ready
+    pool = node.pool
+    if pool is not None:
+        drain = pool.drain
+        live = drain.live
+        live.discard(node)
+        if not live:
+            drain.emptied()
+    if gathers is not None:
+        for gather in gathers:
+            _gather(gather, ready)
+    return ready
+
+
+def _settle(node: Node, result: Any, error: BaseException | None, source: Node | None,
+            unstarted_only: bool, published: bool, ready: list[Node]) -> int:
+    """The general settle (``settle``'s second half, and ``cancel``'s).
+
+    Returns the node's state before, or -1 if it had already settled (or, with
+    ``unstarted_only``, had started). ``published``: the fast path already
+    put ``result`` into the node's own proxy.
+    """
+    wake: list[Any] = []
+    callbacks: list[tuple[Any, Node]] = []
+    gathers: list[Node] = []
+    settled: list[Node] = []
+    reporter = None if source is None else source.reporter
+    remote = node.remote
+    first = node if published else None
+    if _locked():
+        _wait_unlocked()
+    with _lock:
+        prior = node.state
+        if prior >= (RUNNING if unstarted_only else DONE):
+            return -1
+        if error is not None and source is None:
+            tb = error.__traceback__
+            if not isinstance(error, CancelledError):
+                reporter = Reporter(error, tb, node.name)
+            elif tb is not None:  # a task raised it: keep where, never log it
+                reporter = Reporter(error, tb, node.name, observed=True)
+        cancelled = isinstance(error, CancelledError)
+        todo = [node]
+        while todo:
+            node = todo.pop()
+            if node.state >= DONE:
+                continue
+            if error is None:
+                proxy = node.proxy
+                if type(proxy) is weakref.ReferenceType:
+                    proxy = proxy()  # an AsyncList's (see AsyncList.__init__)
+                if remote is not None:
+                    node.remote = remote
+                elif proxy is not None and node is not first:
+                    _publish(proxy, result)  # before DONE, as in the fast path
+                node.state = DONE
+            else:
+                node.error = error
+                node.reporter = reporter
+                node.state = CANCELLED if cancelled else FAILED
+            node.proxy = None
+            if node.pool is not None:
+                settled.append(node)
+            dependents = node.dependents
+            if dependents is not None:
+                node.dependents = None
+                _notify(dependents, error is not None, todo, ready, gathers, wake, callbacks,
+                        node)
+    for waiter in wake:
+        waiter.release()
+    for node in settled:
+        drain = node.pool.drain  # type: ignore[union-attr]
+        live = drain.live
+        live.discard(node)
+        if not live:
+            drain.emptied()
+    for gather in gathers:
+        _gather(gather, ready)
+    for callback, node in callbacks:
+        try:
+            callback(node)
+        except Exception:
+            _log.exception("asynckit: a settle callback raised")
+    return prior
+
+
+def _notify(dependents: Any, failed: bool, todo: list[Node], ready: list[Node],
+            gathers: list[Node], wake: list[Any], callbacks: list[tuple[Any, Node]],
+            node: Node) -> None:
+    """Under ``_lock``: sort out what hears of ``node``'s settling."""
+    if type(dependents) is not list:
+        dependents = (dependents,)
+    for dep in dependents:
+        kind = type(dep)
+        if kind is Node:
+            state = dep.state
+            if state == PENDING:
+                if failed and dep.fn is not GATHER:
+                    todo.append(dep)  # fails with the same error
+                    continue
+                dep.pending -= 1
+                if dep.pending == 0:
+                    _became_ready(dep, ready, gathers)
+            elif state == RUNNING:  # it returned this value: follow it
+                todo.append(dep)
+        elif kind is After:
+            dep = dep.node
+            if dep.state == PENDING:
+                dep.pending -= 1
+                if dep.pending == 0:
+                    _became_ready(dep, ready, gathers)
+        elif kind is _LockType:
+            wake.append(dep)
+        else:
+            callbacks.append((dep, node))
+
+
+def _became_ready(node: Node, ready: list[Node], gathers: list[Node]) -> None:
+    # Under _lock, when a node's last input settles.
+    if node.fn is GATHER:
+        gathers.append(node)
     else:
-        node.backend.start(node)
+        spec = node.spec
+        node.state = QUEUED if spec is None else spec.ready_state
+        ready.append(node)
 
 
-def start_all(ready: Sequence[Node]) -> None:
-    for node in ready:
-        start(node)
+def _gather(node: Node, ready: list[Node]) -> None:
+    """Settle an AsyncList whose items have all settled."""
+    items = node.args
+    result, failed, remote = gather_outcome(items)
+    if failed is not None:
+        # Keep the items: iterating a failed list still yields the items
+        # before the failed one, then raises (Executor.map).
+        _settle(node, None, failed.error, failed, False, False, ready)
+        return
+    node.args = None
+    node.remote = remote
+    _settle(node, result, None, None, False, False, ready)
+
+
+def cancel(node: Node) -> tuple[bool, list[Node]]:
+    """Cancel ``node`` if it has not started. Returns (cancelled, ready)."""
+    ready: list[Node] = []
+    error = CancelledError(f"{describe(node)} was cancelled before it ran")
+    prior = _settle(node, None, error, None, True, False, ready)
+    if prior == QUEUED:
+        # A QUEUED node with a `limit` holds a slot (taken when it was
+        # admitted); cancelling it here is the one place that gives it back.
+        release_slot(node, ready)
+    return prior >= 0, ready
+
+
+def abandon(nodes: set[Node]) -> None:
+    """Cancel unsettled nodes, started or not (in a child made by fork: their
+    threads did not come along), starting nothing that this makes ready."""
+    error = CancelledError(f"this task was unsettled in the parent process when it "
+                           f"forked (pid {os.getppid()}); it runs there, not in this child")
+    ready: list[Node] = []
+    for node in nodes:
+        _settle(node, None, error, None, False, False, ready)
+
+
+# --------------------------------------------------------------------------
+# Running
 
 
 def claim(node: Node) -> bool:
     """Move a QUEUED node to RUNNING; False if someone else got it first."""
+    if _locked():
+        _wait_unlocked()
     with _lock:
         if node.state != QUEUED:
             return False
@@ -255,22 +392,11 @@ def claim(node: Node) -> bool:
         return True
 
 
-def run(node: Node) -> Sequence[Node]:
-    """Claim and run a task on this thread; return the tasks that became ready."""
-    if _locked():
-        _wait_unlocked()
-    with _lock:
-        if node.state != QUEUED:
-            return []
-        node.state = RUNNING
-    return execute(node)
-
-
-def execute(node: Node, worker: Any = None) -> Sequence[Node]:
+def execute(node: Node, worker: Backend | None = None) -> Sequence[Node]:
     """Run a claimed (RUNNING) task on this thread; return the tasks that became ready.
 
     With ``worker`` (the caller's backend), a task of that backend which this
-    made ready may come back claimed, alone in a tuple (see ``value.settle``):
+    made ready may come back claimed, alone in a tuple (see :func:`settle`):
     the caller runs it next with ``execute``.
     """
     args = node.args
@@ -279,8 +405,8 @@ def execute(node: Node, worker: Any = None) -> Sequence[Node]:
     try:
         # Rebuilding the arguments runs user code too (a container subclass's
         # constructor or copy): inside the try, so the node settles either way.
-        if node.inputs:
-            args = _resolve(args)
+        if node.inputs:  # inputs.ready_arguments(), inlined: the hot path
+            args = resolve(args)
             if kwargs:
                 kwargs = {key: plain(arg) for key, arg in kwargs.items()}
         result = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
@@ -304,7 +430,7 @@ def execute(node: Node, worker: Any = None) -> Sequence[Node]:
         # finish(), inlined for the common case (one call less per task).
         if node.name is None:
             fn = node.fn
-            node.name = fn.__qualname__ if type(fn) is FunctionType else _name_of(fn)
+            node.name = fn.__qualname__ if type(fn) is FunctionType else name_of(fn)
         node.fn = node.args = node.kwargs = None
         return settle(node, result, None, None, worker)
     return finish(node, result)
@@ -312,10 +438,11 @@ def execute(node: Node, worker: Any = None) -> Sequence[Node]:
 
 def finish(node: Node, result: Any) -> Sequence[Node]:
     """The task's function returned ``result``: settle, or follow a returned AsyncValue."""
+    ready: list[Node] = []
     if node.spec is not None:
-        _release(node)
+        release_slot(node, ready)
     if node.name is None:
-        node.name = getattr(node.fn, "__qualname__", None) or _name_of(node.fn)
+        node.name = name_of(node.fn)
     node.fn = node.args = node.kwargs = None
     if type(result) in PROXY_TYPES:
         # Results flatten, as promises do: settle with that value's outcome
@@ -324,79 +451,46 @@ def finish(node: Node, result: Any) -> Sequence[Node]:
         with _lock:
             if target.state < DONE:
                 depend(target, node)
-                return []
+                return ready
         if target.state == DONE:
             node.remote = target.remote
-            return settle(node, None if target.remote is not None else _wrapped_of(result))
-        return settle(node, None, target.error, target)
-    return settle(node, result)
+            result = None if target.remote is not None else _wrapped_of(result)
+            return _and(settle(node, result), ready)
+        return _and(settle(node, None, target.error, target), ready)
+    return _and(settle(node, result), ready)
 
 
 def fail(node: Node, error: BaseException) -> Sequence[Node]:
     """The task's function raised ``error``: retry it, or settle it failed."""
     spec = node.spec
+    ready: list[Node] = []
     if spec is not None:
-        _release(node)
+        release_slot(node, ready)
         if node.attempt < spec.retries and isinstance(error, spec.retry_on):
             delay = spec.retry_delay * (2 ** node.attempt)
             node.attempt += 1
             with _lock:
                 node.state = HELD
-            node.pool._retry_later(node, delay)
-            return []
-    if node.name is None:
-        node.name = _name_of(node.fn)
-    node.fn = node.args = node.kwargs = None
-    return settle(node, None, error)
-
-
-def _release(node: Node) -> None:
-    limiter = node.spec.limiter
-    if limiter is not None:
-        limiter.release()
-
-
-class Limiter:
-    """At most ``limit`` calls of one task function run at once.
-
-    Calls beyond the limit wait here, in order, as HELD nodes; they occupy no
-    worker. A slot is taken when a call is handed to its backend and given
-    back when its function returns or raises.
-    """
-
-    __slots__ = ("limit", "running", "waiting")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.running = 0
-        self.waiting: deque[Node] = deque()
-
-    def admit(self, node: Node) -> None:
-        with _lock:
-            if node.state != HELD:  # cancelled meanwhile
-                return
-            if self.running >= self.limit:
-                self.waiting.append(node)
-                return
-            self.running += 1
-            node.state = QUEUED
-        node.backend.start(node)
-
-    def release(self) -> None:
-        """Give a slot back, and start the next waiting call with it."""
-        with _lock:
-            self.running -= 1
-            waiting = self.waiting
-            while waiting:
-                node = waiting.popleft()
-                if node.state == HELD:
-                    self.running += 1
-                    node.state = QUEUED
-                    break
+            if delay > 0:
+                node.pool._retry_later(node, delay)  # type: ignore[union-attr]
             else:
-                return
-        node.backend.start(node)
+                ready.append(node)  # HELD: admission takes it from here
+            return ready
+    if node.name is None:
+        node.name = name_of(node.fn)
+    node.fn = node.args = node.kwargs = None
+    return _and(settle(node, None, error), ready)
 
 
-__all__ = ["find_inputs", "plain", "link", "start", "start_all", "claim", "run", "execute",
-           "finish", "fail", "Limiter", "CANCELLED", "FAILED", "GATHER"]
+def release_slot(node: Node, ready: list[Node]) -> None:
+    """Give back ``node``'s ``limit`` slot; the next waiting call, if any, is ready."""
+    spec = node.spec
+    limiter: Limiter | None = None if spec is None else spec.limiter
+    if limiter is not None:
+        following = limiter.release()
+        if following is not None:
+            ready.append(following)
+
+
+def _and(ready: Sequence[Node], more: list[Node]) -> Sequence[Node]:
+    return [*ready, *more] if more else ready

@@ -8,25 +8,15 @@ from queue import Empty, SimpleQueue
 from time import monotonic
 from typing import Any, TypeVar
 
-from .graph import plain, start_all
-from .value import (
-    CANCELLED,
-    DONE,
-    FAILED,
-    GATHER,
-    PROXY_TYPES,
-    RUNNING,
-    STATE_NAMES,
-    AsyncValue,
-    Node,
-    _hooks,
-    _local,
-    add_callback,
-    observe,
-    sleep_lent,
-    wait_for,
-)
-from .value import cancel as _cancel
+from .admission import start_all
+from .asynclist import PROXY_TYPES
+from .errors import check_timeout
+from .graph import cancel as _cancel
+from .inputs import plain
+from .node import CANCELLED, DONE, FAILED, GATHER, RUNNING, STATE_NAMES, Node
+from .report import observe
+from .value import AsyncValue
+from .waiting import add_callback, sleep, wait_for
 
 __all__ = ["unwrap", "cancel", "exception", "state", "as_completed", "future"]
 
@@ -114,9 +104,7 @@ def as_completed(values: Iterable[AsyncValue[T]],
         for page in asynckit.as_completed([download(u) for u in urls]):
             print(len(page))
     """
-    if timeout is not None and (isinstance(timeout, bool)
-                                or not isinstance(timeout, (int, float))):
-        raise TypeError(f"timeout must be seconds or None, not {timeout!r}")
+    timeout = check_timeout(timeout, "as_completed()")
     deadline = None if timeout is None else monotonic() + timeout
     pending: dict[int, AsyncValue[T]] = {}  # by id() of the node: never ask a proxy
     for value in values:
@@ -134,32 +122,38 @@ def _completed(pending: dict[int, AsyncValue[T]], arrivals: SimpleQueue[Node], a
                deadline: float | None, timeout: float | None) -> Iterator[AsyncValue[T]]:
     total = len(pending)
     while pending:
-        try:
-            if already:
-                already -= 1
+        node = None
+        if already:
+            already -= 1
+            node = arrivals.get_nowait()
+        elif deadline is None or monotonic() < deadline:
+            # (Not inside an ``except Empty``: a Ctrl-C while sleeping would
+            # show asynckit's own Empty as the exception it interrupted.)
+            try:
                 node = arrivals.get_nowait()
-            elif deadline is not None and monotonic() >= deadline:
-                raise Empty  # as concurrent.futures: the deadline counts from the call
-            else:
-                try:
-                    node = arrivals.get_nowait()
-                except Empty:
-                    node = _sleep_for(arrivals, deadline)
-        except Empty:
+            except Empty:
+                pass
+            if node is None:
+                node = _sleep_for(arrivals, deadline)
+        if node is None:  # as concurrent.futures: the deadline counts from the call
             raise TimeoutError(f"as_completed: {len(pending)} of {total} values did not "
-                               f"settle within {timeout} s") from None
-        except KeyboardInterrupt:
-            _hooks.interrupted()  # Ctrl-C: cancel work not started, as every wait does
-            raise
+                               f"settle within {timeout} s")
         # Yield straight from pop(): no local keeps the value alive while the
         # caller holds (or drops) it.
         yield pending.pop(id(node))
 
 
-def _sleep_for(arrivals: SimpleQueue[Node], deadline: float | None) -> Node:
+def _sleep_for(arrivals: SimpleQueue[Node], deadline: float | None) -> Node | None:
     if deadline is None:
-        return sleep_lent(arrivals.get)
-    return sleep_lent(lambda: arrivals.get(timeout=max(deadline - monotonic(), 0.0)))
+        return sleep(arrivals.get)
+
+    def get() -> Node | None:
+        try:
+            return arrivals.get(timeout=max(deadline - monotonic(), 0.0))
+        except Empty:
+            return None
+
+    return sleep(get)
 
 
 class _TaskFuture(concurrent.futures.Future[T]):
@@ -174,26 +168,21 @@ class _TaskFuture(concurrent.futures.Future[T]):
         self._asynckit_node = node
 
     def result(self, timeout: float | None = None) -> T:
-        # Inside a task, wait the asynckit way first: the worker runs the
-        # task itself if it has not started, or lends its place to another
-        # thread while it sleeps; the Future's own Condition would do neither
-        # (a deadlock with one worker). The settle callback fills the Future
-        # right after. Other threads wait as with any Executor's Future.
-        return super().result(self._help(timeout))
+        # Wait the asynckit way (waiting.wait_for), on every thread: inside a
+        # task the worker runs the task itself if it has not started, or
+        # lends its place while it sleeps (the Future's own Condition would
+        # do neither: a deadlock with one worker), and Ctrl-C cancels the
+        # work not started, as every asynckit wait does. The settle callback
+        # fills the Future right after the settle, so the wait for it below
+        # is short.
+        if not wait_for(self._asynckit_node, timeout):
+            return super().result(0)  # TimeoutError, as Future.result raises it
+        return super().result()
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        return super().exception(self._help(timeout))
-
-    def _help(self, timeout: float | None) -> float | None:
-        """Inside a task, wait the asynckit way; return the time left of ``timeout``."""
-        if getattr(_local, "pool", None) is None:
-            return timeout
-        if timeout is None:
-            wait_for(self._asynckit_node)
-            return None
-        deadline = monotonic() + timeout
-        wait_for(self._asynckit_node, timeout)
-        return max(deadline - monotonic(), 0.0)
+        if not wait_for(self._asynckit_node, timeout):
+            return super().exception(0)
+        return super().exception()
 
     def running(self) -> bool:
         return self._asynckit_node.state == RUNNING and not self.done()

@@ -12,7 +12,8 @@ import sys
 import threading
 from collections.abc import Iterable
 
-from .value import DONE, Node, add_callback
+from .node import DONE, Node
+from .waiting import add_callback
 
 __all__ = ["track"]
 

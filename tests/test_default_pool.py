@@ -42,9 +42,9 @@ def test_import_alone_starts_no_thread_and_wait_is_free() -> None:
     done = run("""
         import threading
         import asynckit
-        from asynckit import pool
-        print(threading.active_count(), pool._default is None)
-        print(asynckit.wait(), pool._default is None)
+        from asynckit import lifecycle
+        print(threading.active_count(), lifecycle.default_if_made() is None)
+        print(asynckit.wait(), lifecycle.default_if_made() is None)
     """)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["1 True", "True True"]

@@ -351,6 +351,12 @@ CTRL_C_CHILD = """
             pool.wait()
         elif how == "proxy":
             blocker + 1
+        elif how == "future-result":
+            asynckit.future(blocker).result()
+        elif how == "future-result-timeout":
+            asynckit.future(blocker).result(timeout=60)
+        elif how == "submit-result":  # a Future of a task not started: never run
+            pool.submit(mark, "submitted").result()
         elif how == "top-level":
             threading.Event().wait()
     except KeyboardInterrupt:
@@ -367,7 +373,8 @@ CTRL_C_CHILD = """
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("how", [
     "get", "get-timeout", "value-wait", "value-wait-timeout", "pool-wait", "pool-wait-timeout",
-    "proxy", "get-queued", "as-completed", "unwrap", "iterate-asynclist"])
+    "proxy", "get-queued", "as-completed", "unwrap", "iterate-asynclist",
+    "future-result", "future-result-timeout", "submit-result"])
 def test_ctrl_c_in_a_wait_is_prompt_and_cancels_unstarted_work(tmp_path: Path, how: str) -> None:
     proc = _spawn(CTRL_C_CHILD, tmp_path, how)
     proc.expect("READY")

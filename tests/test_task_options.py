@@ -146,9 +146,9 @@ def test_cancelled_during_the_retry_delay(pool: Pool, monkeypatch: Any) -> None:
     assert asynckit.state(value) == "pending"
     assert asynckit.cancel(value)
     assert asynckit.state(dependent) == "cancelled"
-    from asynckit.pool import _resume
+    from asynckit.admission import start
 
-    _resume(later[0])  # the timer firing late changes nothing
+    start(later[0])  # the timer firing late changes nothing
     assert asynckit.state(value) == "cancelled" and flaky.attempts == 1
 
 

@@ -1,10 +1,11 @@
-"""Where tasks run. ``threads`` is built in (``threads.py``); the others are made here.
+"""Where tasks run, and how a pool's backend is chosen (:func:`make_backend`).
 
-Every backend has the same small, duck-typed interface (see
-``threads.ThreadBackend``): ``start(node)``, ``run_here(node)``,
-``worker_blocked(delta)``, ``resize(n)``, ``close()``, and ``early_start``
-(True only where ``start_early(node)`` may hand over a task before its
-inputs finish: Dask).
+Every backend derives from ``protocols.Backend`` (``start`` plus operations
+with no-op defaults): ``threads`` (worker threads, the default), ``loop``
+(``async def`` tasks on an event loop), ``executor`` (any
+``concurrent.futures.Executor``; ``backend="processes"`` is one of ours) and
+``dask`` (a ``distributed.Client``). A backend knows nothing of the Pool
+class: it gets the pool's name and a weak reference to it.
 Nothing here imports ``dask`` or ``distributed`` until a Dask pool is made.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 import concurrent.futures
 from typing import Any
 
+from ..protocols import Backend, PoolHandle
+
 __all__ = ["make_backend", "BACKENDS"]
 
 BACKENDS = ("threads", "processes", "dask")
@@ -20,16 +23,16 @@ _CHOICES = ("valid choices: backend='threads' (default), 'processes' or 'dask' "
             "(with client= or address=), or executor=<a concurrent.futures.Executor>")
 
 
-def make_backend(pool: Any, backend: str, worker_count: int,
+def make_backend(pool: PoolHandle, backend: str, worker_count: int,
                  executor: concurrent.futures.Executor | None = None,
-                 client: Any = None, address: str | None = None) -> Any:
+                 client: Any = None, address: str | None = None) -> Backend:
     """The backend for ``Pool(backend=..., executor=..., client=..., address=...)``.
 
     Raises ValueError for a combination that makes no sense, listing the
     valid choices, and ImportError (naming ``asynckit[dask]``) when Dask is
     asked for but ``distributed`` is not installed.
     """
-    if backend not in BACKENDS:
+    if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; {_CHOICES}")
     if executor is not None and (client is not None or address is not None):
         raise ValueError(f"pass either executor= or client=/address=, not both; {_CHOICES}")
@@ -75,4 +78,6 @@ def make_backend(pool: Any, backend: str, worker_count: int,
 
         return ExecutorBackend(pool, None, worker_count)
 
-    raise AssertionError(f"make_backend called for the default backend {backend!r}")
+    from .threads import ThreadBackend
+
+    return ThreadBackend(pool, worker_count)

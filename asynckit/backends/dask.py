@@ -27,9 +27,14 @@ from typing import Any
 
 from distributed import Client, Future
 
+from ..admission import start_all
+from ..asynclist import PROXY_TYPES, LazyList
 from ..errors import CancelledError
-from ..graph import claim, fail, find_inputs, finish, plain, start_all
-from ..value import PENDING, PROXY_TYPES, Node, _LazyList, _lock, describe
+from ..graph import claim, fail, finish
+from ..inputs import find_inputs, plain, ready_arguments
+from ..node import PENDING, Node, _lock
+from ..protocols import Backend, PoolHandle
+from ..value import describe
 
 __all__ = ["DaskBackend"]
 
@@ -72,25 +77,26 @@ class _Fetch(Exception):
     """An argument holds a value that must be brought here first (blocking)."""
 
 
-class DaskBackend:
+class DaskBackend(Backend):
     """Submits ready tasks to ``client``; their results stay on the cluster."""
 
-    #: The pool calls start_early() for a task whose inputs are still pending.
-    early_start = True
+    #: A task whose inputs are pending may be handed to Dask at once (``pending``).
+    wants_pending = True
 
-    def __init__(self, pool: Any, client: Client) -> None:
-        self.pool = pool
+    def __init__(self, pool: PoolHandle, client: Client) -> None:
+        self.name = pool.name
         self.client: Any = client
 
     # -- submission ---------------------------------------------------------------
 
-    def start_early(self, node: Node) -> None:
+    def pending(self, node: Node, after: Node | None) -> None:
         """Hand Dask a task whose inputs are still running, if they all run on Dask.
 
-        Dask then schedules the rest of the graph itself. Called by the pool
-        for a task with pending inputs (never limited, retried or chained:
-        those need asynckit to decide when they run).
+        Dask then schedules the rest of the graph itself. Never a limited,
+        retried or chained task: those need asynckit to decide when they run.
         """
+        if node.spec is not None or after is not None or node.state != PENDING:
+            return
         for inner in node.inputs:
             if self._future_of(inner) is None:
                 return  # waits for a non-Dask value, or one not submitted yet
@@ -110,14 +116,14 @@ class DaskBackend:
     def _submit(self, node: Node, fetch: bool = False) -> None:
         try:
             if fetch:  # on a helper thread: bring every value here
-                args = tuple(plain(arg) for arg in node.args)
-                kwargs = {key: plain(arg) for key, arg in (node.kwargs or {}).items()}
+                args, plain_kwargs = ready_arguments(node)
+                kwargs = dict(plain_kwargs or {})
             else:
                 args = tuple(self._travel(arg) for arg in node.args)
                 kwargs = {key: self._travel(arg) for key, arg in (node.kwargs or {}).items()}
         except _Fetch:
             threading.Thread(target=self._submit, args=(node, True),
-                             name=f"{self.pool.name}-fetch", daemon=True).start()
+                             name=f"{self.name}-fetch", daemon=True).start()
             return
         except BaseException as error:
             node.remote = None
@@ -151,7 +157,7 @@ class DaskBackend:
             future = self._future_of(inner)
             if future is not None:
                 return future
-            if type(remote) is _LazyList:  # an AsyncList of (perhaps) remote items
+            if type(remote) is LazyList:  # an AsyncList of (perhaps) remote items
                 return [self._travel(item) for item in remote.items]
             raise _Fetch
         if kind is list or kind is set or kind is tuple or (
@@ -211,22 +217,6 @@ class DaskBackend:
             error = CancelledError(f"{describe(node)}: its Dask future was {status}")
         node.remote = None
         start_all(fail(node, error))
-
-    # -- the rest of the backend interface ---------------------------------------------
-
-    def run_here(self, node: Node) -> None:
-        """Tasks run on the cluster, never on a waiting thread here."""
-
-    def worker_blocked(self, delta: int) -> None:
-        """Dask's workers are the cluster's: nothing to lend."""
-
-    def resize(self, worker_count: int) -> None:
-        """The cluster's size is the cluster's business (``cluster.scale``)."""
-
-    def close(self) -> None:
-        """Nothing to stop. The client stays open: values not used yet still
-        live on the cluster and are fetched through it."""
-
 
 # A lambda, so cloudpickle sends it by value: workers need not have asynckit.
 _call = lambda fn, args, kwargs: fn(*args, **kwargs)  # noqa: E731

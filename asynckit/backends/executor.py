@@ -31,13 +31,19 @@ import multiprocessing
 import pickle
 import sys
 import threading
-import weakref
 from queue import SimpleQueue
 from typing import Any
 
+from .. import lifecycle
+from ..admission import start_all
+from ..asynclist import PROXY_TYPES
 from ..errors import CancelledError
-from ..graph import claim, fail, finish, plain, run, start_all
-from ..value import PENDING, PROXY_TYPES, QUEUED, Node, describe, observe, settle
+from ..graph import claim, execute, fail, finish, release_slot, settle
+from ..inputs import ready_arguments
+from ..node import PENDING, QUEUED, Node
+from ..protocols import Backend, PoolHandle
+from ..report import observe
+from ..value import describe
 
 __all__ = ["ExecutorBackend", "start_method"]
 
@@ -51,7 +57,7 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
-class ExecutorBackend:
+class ExecutorBackend(Backend):
     """Hands ready tasks to a ``concurrent.futures.Executor``.
 
     ``executor=None`` means the processes backend: asynckit makes (and
@@ -59,13 +65,9 @@ class ExecutorBackend:
     ``worker_count`` processes and a thread-safe start method.
     """
 
-    #: A thread waiting on one of our tasks may not simply run it: it may
-    #: belong in another process.
-    early_start = False  # see DaskBackend.start_early
-
-    def __init__(self, pool: Any, executor: concurrent.futures.Executor | None,
+    def __init__(self, pool: PoolHandle, executor: concurrent.futures.Executor | None,
                  worker_count: int) -> None:
-        self.pool = pool
+        self.name = pool.name
         self.owned = executor is None
         # Pickle payloads ourselves for the stdlib process pool (ours or the
         # user's). Others (loky, ...) have their own, often better, pickler.
@@ -76,61 +78,41 @@ class ExecutorBackend:
         self.mutex = threading.Lock()
         self.inbox: SimpleQueue[Any] = SimpleQueue()
         self.dispatcher: threading.Thread | None = None
-        self.local = threading.local()  # .submitting: pool.do is running on this thread
         self.closed = False
         # Futures of tasks handed to the executor, until they complete.
         self.inflight: dict[Node, concurrent.futures.Future[Any]] = {}
-        self._hook_submit(pool)
         # Interpreter exit: concurrent.futures' exit hook refuses new work
-        # once it has run. Ours, registered after it, runs before it (they
-        # run in reverse), so the pool's pending work is finished first.
-        pool_ref = weakref.ref(pool)
-        try:
-            threading._register_atexit(_drain_at_exit, pool_ref)  # type: ignore[attr-defined]
-        except (AttributeError, RuntimeError):  # pragma: no cover - exiting already
-            pass
+        # once it has run; this one, registered after it was imported, runs
+        # before it, so the pool's pending work is finished first.
+        lifecycle.register_exit_wait(pool)  # type: ignore[arg-type]
         # Started now, in the program's normal flow: from 3.12 no thread can
         # start once the interpreter is exiting, when completions still arrive.
         self._start_dispatcher()
 
     # -- submission -----------------------------------------------------------
 
-    def _hook_submit(self, pool: Any) -> None:
-        """Wrap this pool's ``_submit`` so that a misuse raises in the caller.
+    #: The processes backend test-pickles a task that waits for inputs.
+    wants_pending = True
 
-        Only pools with this backend pay for it. A task that is ready at once
-        is submitted on the calling thread (see ``start``); one that waits for
-        inputs has its function and other arguments test-pickled now.
-        """
-        original = pool._submit
-        local = self.local
+    def submit(self, node: Node) -> None:
+        """On the caller's thread: dispatch now, so a task that cannot be
+        pickled raises right there, in the caller."""
+        error = self.dispatch(node)
+        if error is not None:
+            observe(node)
+            raise error
 
-        def _submit(fn: Any, args: Any, kwargs: Any, spec: Any, name: Any,
-                    after: Any = None, backend: Any = None) -> Any:
-            local.submitting = True
-            try:
-                proxy = original(fn, args, kwargs, spec, name, after, backend)
-            finally:
-                local.submitting = False
-            node = proxy._self_task
-            if self.pickles and node.backend is self and node.state == PENDING:
-                error = _pickle_error(node, skip_values=True)
-                if error is not None:
-                    start_all(settle(node, None, error))
-                    observe(node)
-                    raise error
-            return proxy
-
-        pool._submit = _submit
-
-    def start(self, node: Node) -> None:
-        if getattr(self.local, "submitting", False):
-            self.local.submitting = False  # only the task being submitted
-            error = self.dispatch(node)
+    def pending(self, node: Node, after: Node | None) -> None:
+        """Test-pickle the function and plain arguments of a task that waits
+        for inputs: a misuse raises at the call, not when it is ready."""
+        if self.pickles and node.state == PENDING:
+            error = _pickle_error(node, skip_values=True)
             if error is not None:
+                start_all(settle(node, None, error))
                 observe(node)
                 raise error
-            return
+
+    def start(self, node: Node) -> None:
         self.inbox.put(node)
         if self.dispatcher is None:
             self._start_dispatcher()
@@ -143,11 +125,8 @@ class ExecutorBackend:
         if not claim(node):
             return None  # cancelled, or run by a waiting thread
         try:
-            fn, args, kwargs = node.fn, node.args, node.kwargs
-            if node.inputs:
-                args = tuple([plain(arg) for arg in args])
-                if kwargs:
-                    kwargs = {key: plain(arg) for key, arg in kwargs.items()}
+            fn = node.fn
+            args, kwargs = ready_arguments(node)
             if self.pickles:
                 try:
                     payload = pickle.dumps((_by_reference(fn), args, kwargs or {}),
@@ -235,7 +214,7 @@ class ExecutorBackend:
             if self.dispatcher is not None:
                 return
             self.dispatcher = threading.Thread(
-                target=self._serve, name=f"{self.pool.name}-dispatcher", daemon=True)
+                target=self._serve, name=f"{self.name}-dispatcher", daemon=True)
         self.dispatcher.start()
 
     def _serve(self) -> None:
@@ -271,11 +250,8 @@ class ExecutorBackend:
 
     def run_here(self, node: Node) -> None:
         """A thread waiting on a queued task runs it itself, if it may (not for processes)."""
-        if not self.pickles and node.state == QUEUED:
-            start_all(run(node))
-
-    def worker_blocked(self, delta: int) -> None:
-        """Our tasks run in the executor's workers: nothing to lend."""
+        if not self.pickles and node.state == QUEUED and claim(node):
+            start_all(execute(node))
 
     def resize(self, worker_count: int) -> None:
         """A new process count applies to a fresh process pool; running tasks finish
@@ -300,20 +276,13 @@ class ExecutorBackend:
             executor.shutdown(wait=False)
 
 
-def _drain_at_exit(pool_ref: Any) -> None:
-    pool = pool_ref()
-    if pool is not None:
-        pool._wait_at_exit()
-
-
 def _give_up(node: Node, error: BaseException) -> None:
     """Settle a claimed node that never ran: it did not reach the executor, or was
     cancelled in its queue (no retry: it would fail again, or was meant not to run)."""
-    spec = node.spec
-    if spec is not None and spec.limiter is not None:
-        spec.limiter.release()
+    ready: list[Node] = []
+    release_slot(node, ready)
     node.fn = node.args = node.kwargs = None
-    start_all(settle(node, None, error))
+    start_all([*settle(node, None, error), *ready])
 
 
 def _run_pickled(payload: bytes) -> Any:

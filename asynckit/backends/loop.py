@@ -34,22 +34,24 @@ import weakref
 from collections import deque
 from collections.abc import Sequence
 from time import perf_counter
-from typing import Any
 
-from ..graph import claim, fail, finish, plain, start_all
-from ..value import DONE, QUEUED, Node, _local, describe
+from ..admission import start_all
+from ..graph import claim, fail, finish
+from ..inputs import ready_arguments
+from ..node import DONE, QUEUED, Node
+from ..protocols import Backend, PoolHandle
+from ..value import describe
+from ..waiting import enter_worker
 
 _log = logging.getLogger("asynckit")
 
 
-class LoopBackend:
+class LoopBackend(Backend):
     """Runs coroutine tasks of one pool on an event loop in one thread of its own."""
 
-    #: A thread waiting on one of our nodes cannot run a coroutine task inline.
-    early_start = False  # see DaskBackend.start_early
-
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
+    def __init__(self, pool: PoolHandle) -> None:
+        self.name = pool.name
+        self.pool_ref = weakref.ref(pool)  # weakly, as the thread backend
         self.mutex = threading.Lock()
         self.incoming: deque[Node] = deque()  # handed to us, not yet on the loop
         # Nodes handed to us whose coroutine has not finished (incoming ones
@@ -94,15 +96,6 @@ class LoopBackend:
         else:
             loop.call_soon_threadsafe(self._drain, loop)
 
-    def run_here(self, node: Node) -> None:
-        """A coroutine task runs on the loop only: nothing to do on this thread."""
-
-    def worker_blocked(self, delta: int) -> None:
-        """The loop thread is not a worker: nothing to lend."""
-
-    def resize(self, worker_count: int) -> None:
-        """worker_count caps threads; coroutine tasks are capped by ``limit=`` only."""
-
     def close(self) -> None:
         """Stop the loop and join its thread, if it has nothing left to run.
 
@@ -129,9 +122,6 @@ class LoopBackend:
                 if thread in self.stopping:
                     self.stopping.remove(thread)
 
-    def statistics(self) -> dict[str, Any]:
-        return {"busy": self.busy, "tasks": len(self.tasks), "running": self.loop is not None}
-
     # -- the loop thread -------------------------------------------------------
 
     def _open(self) -> asyncio.AbstractEventLoop:
@@ -139,7 +129,7 @@ class LoopBackend:
         loop = asyncio.new_event_loop()
         self.serial += 1
         thread = threading.Thread(target=self._serve, args=(loop,), daemon=True,
-                                  name=f"{self.pool.name}-loop-{self.serial}")
+                                  name=f"{self.name}-loop-{self.serial}")
         try:
             thread.start()
         except BaseException:
@@ -152,8 +142,7 @@ class LoopBackend:
         # Like a worker thread: tasks here may submit work after shutdown, and
         # pool.wait() inside one is refused. loop_guard makes a blocking wait
         # that needs this loop raise instead of hanging (value.wait_for).
-        _local.pool = self.pool
-        _local.loop_guard = self._guard
+        enter_worker(self.pool_ref, weakref.ref(self), self._guard)
         asyncio.set_event_loop(loop)
         try:
             loop.run_forever()
@@ -192,12 +181,7 @@ class LoopBackend:
         try:
             started = perf_counter()
             try:
-                args = node.args
-                kwargs = node.kwargs
-                if node.inputs:  # settled by now: plain() does not wait
-                    args = tuple([plain(arg) for arg in args])
-                    if kwargs:
-                        kwargs = {key: plain(arg) for key, arg in kwargs.items()}
+                args, kwargs = ready_arguments(node)
                 result = await (node.fn(*args, **kwargs) if kwargs else node.fn(*args))
             except BaseException as error:  # CancelledError, SystemExit too: settle it
                 node.took = perf_counter() - started
@@ -239,7 +223,7 @@ class LoopBackend:
                 via = "" if item is node else f", which waits for {describe(item)},"
                 raise RuntimeError(
                     f"{describe(node)}{via} runs on the event loop of pool "
-                    f"{self.pool.name!r}, and this code runs on that loop (in an async def "
+                    f"{self.name!r}, and this code runs on that loop (in an async def "
                     f"task): blocking here with value.get(), value.wait() or by using the "
                     f"value would wait forever. Write `await value` instead.")
             if item.state <= QUEUED:

@@ -1,31 +1,50 @@
 """The default backend: worker threads, started on demand.
 
-One ``SimpleQueue`` of ready nodes per pool (a C queue: put + get ≈ 0.05 µs).
-Idle workers sleep in ``queue.get()``: an idle pool uses no CPU and nothing
-polls. A worker that settles a task runs one of the tasks that became ready
-itself, next, instead of sending it round through the queue: a chain of tasks
-runs on one thread with no wake-ups at all.
+One ``SimpleQueue`` of ready nodes per pool (a C queue). Idle workers sleep
+in ``queue.get()``: an idle pool uses no CPU and nothing polls. A worker that
+settles a task runs one of the tasks that became ready itself, next, instead
+of sending it round through the queue: a chain of tasks runs on one thread
+with no wake-ups at all.
+
+As in CPython's ``concurrent.futures.thread``, a worker holds its queue
+strongly and its backend (and pool) only weakly: a pool that is dropped with
+nothing pending is collected, and the weak reference's callback wakes the
+idle workers so that they leave. Pending work still finishes: each node
+holds its pool and its backend.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import weakref
 from collections.abc import Sequence
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from ..graph import execute, run, start
-from ..value import QUEUED, RUNNING, Node, _acquire, _local, _locked, _release, _wait_unlocked
+from ..admission import start
+from ..graph import claim, execute, settle
+from ..node import QUEUED, RUNNING, Node, _acquire, _locked, _release, _wait_unlocked
+from ..protocols import Backend, PoolHandle
+from ..value import describe
+from ..waiting import _local, enter_worker
+
+__all__ = ["ThreadBackend"]
+
+_log = logging.getLogger("asynckit")
 
 
-class ThreadBackend:
+class ThreadBackend(Backend):
     """Runs ready nodes on up to ``worker_count`` threads (more while some are blocked)."""
 
-    early_start = False  # see DaskBackend.start_early
-
-    def __init__(self, pool: Any, worker_count: int) -> None:
-        self.pool = pool
-        self.queue: SimpleQueue[Node | None] = SimpleQueue()
+    def __init__(self, pool: PoolHandle, worker_count: int) -> None:
+        self.name = pool.name
+        self.pool_ref = weakref.ref(pool)
+        queue: SimpleQueue[Node | None] = SimpleQueue()
+        self.queue = queue
+        # Collected (the pool was dropped, nothing pending): wake a worker,
+        # which sees the backend gone, leaves, and wakes the next.
+        self.ref = weakref.ref(self, lambda _: queue.put(None))
         # One token per worker about to sleep in queue.get(); start() takes one
         # instead of starting a thread. Approximate on purpose (list.append and
         # list.pop are atomic, a lock here would cost more than it saves): a
@@ -52,10 +71,13 @@ class ThreadBackend:
         if self.threads < self.worker_count + self.blocked:
             self.spawn()
 
+    submit = start  # nothing to check at the call
+
     def run_here(self, node: Node) -> None:
-        """Run a queued node on the calling thread (a waiter that would otherwise sleep)."""
-        for ready in run(node):
-            start(ready)
+        """Run a queued node on the calling thread (a worker that would otherwise sleep)."""
+        if claim(node):
+            for ready in execute(node):
+                start(ready)
 
     # -- threads ------------------------------------------------------------
 
@@ -65,10 +87,11 @@ class ThreadBackend:
                 return
             self.threads += 1
             self.serial += 1
-            name = f"{self.pool.name}-worker-{self.serial}"
+            name = f"{self.name}-worker-{self.serial}"
         # Daemon threads: the pool's exit hook waits for every task first, so
         # nothing is dropped, and an idle worker never holds the process open.
-        thread = threading.Thread(target=_work, args=(self,), name=name, daemon=True)
+        thread = threading.Thread(target=_work, args=(self.ref, self.queue, self.idle,
+                                                      self.pool_ref), name=name, daemon=True)
         try:
             thread.start()
         except RuntimeError:
@@ -101,12 +124,20 @@ class ThreadBackend:
             _local.draining = False
 
     def surplus(self) -> bool:
-        """Leave if there are more threads than wanted; True if this one should go."""
+        """Leave if there are more threads than wanted; True if this one should go
+        (it is no longer counted)."""
         with self.mutex:
             if self.threads > self.worker_count + self.blocked or self.closed:
                 self.threads -= 1
                 return True
             return False
+
+    def left(self) -> None:
+        """A worker died of an error that escaped its loop: it no longer counts."""
+        with self.mutex:
+            self.threads -= 1
+        if not self.queue.empty():
+            self.spawn()
 
     def worker_blocked(self, delta: int) -> None:
         with self.mutex:
@@ -133,12 +164,15 @@ class ThreadBackend:
         if not self.queue.empty():
             self.spawn()
 
-    def after_fork(self) -> None:
+    def after_fork(self) -> bool:
         """In a child made by fork: no worker came along; start with none."""
-        self.queue = SimpleQueue()
+        queue: SimpleQueue[Node | None] = SimpleQueue()
+        self.queue = queue
+        self.ref = weakref.ref(self, lambda _: queue.put(None))
         self.idle = []
         self.threads = self.blocked = 0
         self.mutex = threading.Lock()
+        return True
 
     def close(self) -> None:
         """Let every worker leave once the queue is empty."""
@@ -148,53 +182,86 @@ class ThreadBackend:
         for _ in range(threads):
             self.queue.put(None)
 
+    def statistics(self) -> dict[str, Any]:
+        return {"threads": self.threads, "blocked": self.blocked}
 
-def _work(backend: ThreadBackend) -> None:
-    _local.pool = backend.pool
-    queue = backend.queue
+
+def _work(ref: weakref.ref[ThreadBackend], queue: SimpleQueue[Node | None],
+          idle: list[None], pool_ref: weakref.ref[PoolHandle]) -> None:
+    enter_worker(pool_ref, ref)  # type: ignore[arg-type]
     get_nowait = queue.get_nowait
-    idle = backend.idle
+    backend: ThreadBackend | None = ref()
     ready: Sequence[Node]
+    node: Node | None = None
     other: Node | None = None
-    while True:
-        try:
-            node = get_nowait()  # a busy pool: no sleep, no token
-        except Empty:
-            if len(idle) < backend.threads:
-                idle.append(None)
-            node = queue.get()
-        if node is None:
-            if backend.surplus():
-                return
-            continue
-        if backend.threads < backend.worker_count + backend.blocked and not queue.empty():
-            backend.spawn()  # a backlog: grow towards worker_count
-        while node is not None:
-            # run(), with the claim inlined: a bare acquire/release is safe
-            # here (no signal handler runs in a worker thread; see value._acquire).
-            if _locked():
-                _wait_unlocked()
-            _acquire()
-            if node.state != QUEUED:  # run by a waiter, or cancelled
+    counted = True
+    try:
+        while backend is not None:
+            try:
+                node = get_nowait()  # a busy pool: no sleep, no token
+            except Empty:
+                if len(idle) < backend.threads:
+                    idle.append(None)
+                backend = None  # asleep, hold it only weakly (see the module doc)
+                node = queue.get()
+                backend = ref()
+                if backend is None:
+                    break  # the pool was dropped: nothing can be queued any more
+            if node is None:
+                if backend.surplus():
+                    counted = False
+                    return
+                continue
+            if backend.threads < backend.worker_count + backend.blocked and not queue.empty():
+                backend.spawn()  # a backlog: grow towards worker_count
+            while node is not None:
+                # claim(), inlined: a bare acquire/release is safe here (no
+                # signal handler runs in a worker thread; see node._acquire).
+                if _locked():
+                    _wait_unlocked()
+                _acquire()
+                if node.state != QUEUED:  # run by a waiter, or cancelled
+                    _release()
+                    node = None  # an idle worker keeps no node alive (see below)
+                    break
+                node.state = RUNNING
                 _release()
-                node = None  # an idle worker keeps no node alive (see below)
-                break
-            node.state = RUNNING
-            _release()
-            ready = execute(node, backend)
-            while type(ready) is tuple:
-                # The one task this made ready, claimed for this thread by
-                # the settle itself: run it next, no queue, no second lock.
-                ready = execute(ready[0], backend)
-            node = None
-            for other in ready:
-                if node is None and other.backend is backend and other.state == QUEUED:
-                    node = other  # run it here, next: no queue, no wake-up
-                else:
+                ready = execute(node, backend)
+                while type(ready) is tuple:
+                    # The one task this made ready, claimed for this thread by
+                    # the settle itself: run it next, no queue, no second lock.
+                    node = ready[0]
+                    ready = execute(node, backend)
+                node = None
+                for other in ready:
+                    if node is None and other.backend is backend and other.state == QUEUED:
+                        node = other  # run it here, next: no queue, no wake-up
+                    else:
+                        start(other)
+            # An idle worker must not keep the last tasks alive (nor, through
+            # their inputs, an unobserved failure that is logged when collected).
+            ready = ()
+            other = None
+            if backend.threads > backend.worker_count + backend.blocked and backend.surplus():
+                counted = False
+                return
+    except BaseException as error:
+        # Not a task's error (execute settles those): a bug, or MemoryError.
+        # Say which task was running, fail it (its waiters must not wait for
+        # ever), and leave the count right, so that a worker_count=1 pool
+        # gets a new worker instead of waiting for this one.
+        _log.critical("asynckit: a worker thread of %s died%s",
+                      getattr(backend, "name", "a pool"),
+                      "" if node is None else f" running {describe(node)}", exc_info=True)
+        if node is not None and node.state == RUNNING:
+            try:
+                for other in settle(node, None, error):
                     start(other)
-        # An idle worker must not keep the last tasks alive (nor, through
-        # their inputs, an unobserved failure that is logged when collected).
-        ready = ()
-        other = None
-        if backend.threads > backend.worker_count + backend.blocked and backend.surplus():
-            return
+            except BaseException:  # pragma: no cover - nothing more to be done
+                _log.critical("asynckit: failing %s failed", describe(node), exc_info=True)
+    finally:
+        if backend is None:
+            queue.put(None)  # the pool is gone: wake the next idle worker too
+        elif counted:
+            counted = False
+            backend.left()

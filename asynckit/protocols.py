@@ -1,0 +1,113 @@
+"""The typed seams: what a task record knows of its pool, its backend and its options.
+
+The layers below the pool (the record, the graph, admission, waiting) never
+import the pool or a backend: they reach them through these Protocols,
+which the upper layers implement. ``Backend`` doubles as the base class of
+every backend, so an operation a backend has no use for is a no-op defined
+once, here, and nobody probes with ``hasattr``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Iterable
+
+    from .admission import Limiter
+    from .node import Node
+    from .value import AsyncValue
+    from .waiting import Drain
+
+__all__ = ["Backend", "PoolHandle", "Spec"]
+
+
+class Spec(Protocol):
+    """The options of one ``@pool.task(...)`` function (``task.TaskSpec``)."""
+
+    retries: int
+    retry_on: tuple[type[BaseException], ...]
+    retry_delay: float
+    limiter: Limiter | None
+    #: The state a call takes once its inputs have settled: HELD when it
+    #: must first get a ``limit`` slot, else QUEUED (``task.TaskSpec``).
+    ready_state: int
+
+
+class PoolHandle(Protocol):
+    """What the layers below the pool need of it (``pool.Pool`` implements it)."""
+
+    name: str
+    #: The pool's unsettled tasks; settling a task takes it out.
+    drain: Drain
+
+    def _chain(self, after: Node, fn: Callable[..., Any], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> AsyncValue[Any]:
+        """Submit ``fn(*args, **kwargs)`` to run once ``after`` has settled."""
+        ...
+
+    def _cancel_nodes(self, nodes: Iterable[Node]) -> None:
+        """Cancel the nodes that have not started, and start what that makes ready."""
+        ...
+
+    def _retry_later(self, node: Node, delay: float) -> None:
+        """Start the HELD ``node`` again after ``delay`` seconds (a retry)."""
+        ...
+
+
+class Backend:
+    """Where ready tasks run: a typed interface with no-op defaults.
+
+    The admission layer calls ``start`` with a QUEUED node; the backend
+    claims it (QUEUED -> RUNNING, ``graph.claim``), runs it and settles it
+    with ``graph.finish``/``graph.fail``, starting what those return. Every
+    other method has a default that does nothing, for backends that have no
+    use for it.
+    """
+
+    #: Shown in thread names and errors.
+    name: str = "asynckit"
+    #: Whether :meth:`pending` does anything (the pool skips the call if not:
+    #: chains and trees submit most of their tasks with inputs pending).
+    wants_pending = False
+
+    def start(self, node: Node) -> None:
+        """Run a QUEUED node (from any thread); must not block."""
+        raise NotImplementedError
+
+    def submit(self, node: Node) -> None:
+        """``start``, called on the thread of the ``pool.do``/task call that
+        made ``node``: a backend may check it there, so a misuse raises in
+        the caller (the processes backend's pickle check)."""
+        self.start(node)
+
+    def pending(self, node: Node, after: Node | None) -> None:
+        """``node`` was just submitted and waits for inputs (``after``: a
+        ``chain`` predecessor). Dask hands such a task over early; the
+        processes backend test-pickles it."""
+
+    def run_here(self, node: Node) -> None:
+        """A worker of this backend waits for ``node`` (QUEUED, of this
+        backend): run it on the calling thread if this backend can."""
+
+    def worker_blocked(self, delta: int) -> None:
+        """A worker of this backend starts (+1) or ends (-1) a nested wait."""
+
+    def resize(self, worker_count: int) -> None:
+        """The pool's ``worker_count`` changed."""
+
+    def cancel_unstarted(self) -> None:
+        """Ctrl-C or ``shutdown(cancel_futures=True)``: cancel what this backend
+        holds that has not started (a process pool's queue)."""
+
+    def close(self) -> None:
+        """The pool is shut down and drained: release threads and processes."""
+
+    def after_fork(self) -> bool:
+        """In a child made by ``os.fork``: True if this backend carries on there
+        (its threads start afresh); False closes its pool in the child."""
+        return False
+
+    def statistics(self) -> dict[str, Any]:
+        """Numbers for ``Pool.statistics()``."""
+        return {}

@@ -1,0 +1,117 @@
+"""``@pool.task``: a task function's options, their validation, and the wrapper.
+
+Options are checked once, at decoration, and kept in a :class:`TaskSpec`
+shared by every call. A function with no options gets no spec at all (the
+common case: the hot path then tests ``spec is None`` and nothing else).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+import wrapt
+
+from .admission import Limiter
+from .node import HELD, QUEUED, name_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .protocols import Backend
+
+__all__ = ["TaskSpec", "TaskFunction", "make_spec", "is_coroutine_function", "not_callable"]
+
+
+class TaskSpec:
+    """Options shared by every call of one ``@pool.task(...)`` function."""
+
+    __slots__ = ("retries", "retry_on", "retry_delay", "limiter", "is_async", "ready_state")
+
+    def __init__(self, retries: int, retry_on: tuple[type[BaseException], ...],
+                 retry_delay: float, limit: int | None, is_async: bool) -> None:
+        self.retries = retries
+        self.retry_on = retry_on
+        self.retry_delay = retry_delay
+        self.limiter = None if limit is None else Limiter(limit)
+        self.is_async = is_async
+        # The rule, stated once: a call whose inputs have settled is HELD
+        # while it must get a `limit` slot first, else QUEUED for its backend.
+        self.ready_state = QUEUED if self.limiter is None else HELD
+
+
+def make_spec(fn: Any, retries: Any, retry_on: Any, retry_delay: Any, limit: Any,
+              name: Any) -> TaskSpec | None:
+    """Check ``@pool.task`` options (raising at decoration); None if there are none."""
+    if isinstance(retries, bool) or not isinstance(retries, int):
+        raise TypeError(f"retries must be an int >= 0, not {retries!r}")
+    if retries < 0:
+        raise ValueError(f"retries must be >= 0, not {retries}")
+    if isinstance(retry_on, type):
+        retry_on = (retry_on,)
+    if not isinstance(retry_on, tuple) or not all(
+            isinstance(t, type) and issubclass(t, BaseException) for t in retry_on):
+        raise TypeError(f"retry_on must be an exception class or a tuple of them, "
+                        f"not {retry_on!r}")
+    if isinstance(retry_delay, bool) or not isinstance(retry_delay, (int, float)):
+        raise TypeError(f"retry_delay must be seconds (a number), not {retry_delay!r}")
+    if retry_delay < 0:
+        raise ValueError(f"retry_delay must be >= 0, not {retry_delay}")
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise TypeError(f"limit must be an int >= 1 or None, not {limit!r}")
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1 (or None for no limit), not {limit}")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str, not {type(name).__name__}")
+    if fn is None:
+        return None
+    if not callable(fn):
+        raise not_callable(fn, "pool.task")
+    if inspect.isasyncgenfunction(fn):
+        raise TypeError(f"pool.task cannot run the async generator function "
+                        f"{name_of(fn)}: a task returns one value; collect the "
+                        f"items in an async def function that returns a list")
+    is_async = is_coroutine_function(fn)
+    if retries or limit is not None or is_async:
+        return TaskSpec(retries, retry_on, float(retry_delay), limit, is_async)
+    return None
+
+
+class TaskFunction(wrapt.FunctionWrapper[Any, Any]):
+    """What ``@pool.task`` returns: a wrapt ``FunctionWrapper``, so methods,
+    staticmethods and classmethods bind exactly as wrapt binds them, with a
+    direct path for calling it unbound (a plain function, the common case).
+
+    wrapt's own unbound call first asks the function for ``__self__``; on a
+    plain function that raises and clears an AttributeError (most of the
+    cost of a call). Our wrapper ignores ``instance``, so skipping that
+    lookup changes nothing but the cost.
+    """
+
+    __slots__ = ("_self_call",)
+
+    if TYPE_CHECKING:  # pragma: no cover
+        _self_call: tuple[Any, Any, TaskSpec | None, str, Backend | None]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fn, submit, spec, label, backend = _call_of(self)
+        return submit(fn, args, kwargs, spec, label, None, backend)
+
+
+_call_of = TaskFunction.__dict__["_self_call"].__get__
+
+
+def is_coroutine_function(fn: Any) -> bool:
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        return bool(code.co_flags & inspect.CO_COROUTINE)
+    return inspect.iscoroutinefunction(fn)
+
+
+def not_callable(fn: Any, what: str) -> TypeError:
+    """The error for a non-callable ``fn`` passed to ``what``."""
+    if inspect.iscoroutine(fn):
+        fn.close()  # never awaited: close it so Python does not warn about it
+        return TypeError(
+            f"{what} got a coroutine object, not a function: pass the async "
+            f"function and its arguments, e.g. pool.do(fetch, url), not pool.do(fetch(url))")
+    return TypeError(f"{what} needs a callable, not {type(fn).__name__} {fn!r:.60}")

@@ -1,0 +1,211 @@
+"""Waiting: the one blocking-wait helper, helping instead of starving, and drains.
+
+Every wait in asynckit that blocks (a use, ``get()``, ``wait()``,
+``pool.wait()``, ``as_completed``, a Future's ``result()``) blocks in
+:func:`sleep`. So each of them, and any wait added later:
+
+- lends a worker's place while it sleeps: a worker thread blocked in a
+  nested wait does not count against ``worker_count``, so what it waits for
+  can still get a thread (no deadlock, even with one worker);
+- handles Ctrl-C the same way: work not started is cancelled
+  (``lifecycle.interrupted``), then the KeyboardInterrupt propagates.
+
+Nothing polls: a waiting thread sleeps on a lock of its own that the settle
+releases.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from _thread import allocate_lock
+from collections.abc import Callable
+from time import monotonic
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import lifecycle
+from .node import DONE, QUEUED, Node, _lock, depend
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .protocols import Backend, PoolHandle
+
+__all__ = ["sleep", "block", "wait_for", "Drain", "enter_worker", "current_pool",
+           "current_backend", "add_callback"]
+
+T = TypeVar("T")
+
+# The worker context of this thread: weak references to the pool and the
+# backend it works for (``enter_worker``), and on a pool's event loop a
+# guard against blocking that loop. Weak, as CPython's thread pool holds its
+# executor: an idle worker must not keep a dropped pool alive.
+_local = threading.local()
+os.register_at_fork(after_in_child=_local.__dict__.clear)  # no worker came along
+
+
+def enter_worker(pool: weakref.ref[PoolHandle], backend: weakref.ref[Backend],
+                 loop_guard: Callable[[Node], None] | None = None) -> None:
+    """Mark the calling thread as a worker of a pool's backend (weakly: see above)."""
+    _local.pool = pool
+    _local.backend = backend
+    _local.loop_guard = loop_guard
+
+
+def current_pool() -> PoolHandle | None:
+    """The pool this thread is a worker of, or None."""
+    ref = getattr(_local, "pool", None)
+    return None if ref is None else ref()  # type: ignore[no-any-return, unused-ignore]
+
+
+def current_backend() -> Backend | None:
+    """The backend this thread is a worker of, or None."""
+    ref = getattr(_local, "backend", None)
+    return None if ref is None else ref()  # type: ignore[no-any-return, unused-ignore]
+
+
+def sleep(wait: Callable[[], T]) -> T:
+    """Run the blocking ``wait()``: the one place where asynckit's waits block.
+
+    On a worker thread its backend lends another thread meanwhile (what this
+    worker waits for may need one). A KeyboardInterrupt (Ctrl-C reaches the
+    main thread only) cancels every task not started, then propagates.
+    """
+    backend = current_backend()
+    if backend is not None:
+        backend.worker_blocked(1)
+    try:
+        return wait()
+    except KeyboardInterrupt:
+        lifecycle.interrupted()
+        raise
+    finally:
+        if backend is not None:
+            backend.worker_blocked(-1)
+
+
+def block(node: Node, timeout: float | None) -> bool:
+    """Sleep until ``node`` settles; True if it has. No helping, no polling.
+
+    The wait primitive is a plain lock per waiting thread, made only when it
+    must sleep, held, and put among the node's dependents; the settle
+    releases it. Lock acquisition is interruptible, so Ctrl-C reaches a
+    waiting main thread.
+    """
+    waiter = allocate_lock()
+    waiter.acquire()
+    with _lock:
+        if node.state >= DONE:
+            return True
+        depend(node, waiter)
+    if timeout is None:
+        got = sleep(waiter.acquire)
+    elif timeout > 0:
+        got = sleep(lambda: waiter.acquire(True, timeout))
+    else:
+        got = waiter.acquire(False)
+    if got:
+        return True
+    with _lock:
+        if node.state >= DONE:
+            return True
+        # Timed out (or interrupted): take the lock back out, so a caller that
+        # polls with short timeouts does not pile locks up on a long task.
+        if node.dependents is waiter:
+            node.dependents = None
+        else:
+            node.dependents.remove(waiter)
+    return False
+
+
+def wait_for(node: Node, timeout: float | None = None) -> bool:
+    """Wait until ``node`` settles, helping rather than starving a pool.
+
+    A worker that waits (untimed) for a queued task of its own backend runs
+    it right here, in its own place: nested waits never deadlock, even with
+    one worker. A timed wait must not run arbitrary user code past its
+    deadline, and any other thread (the main thread, a worker of another
+    pool) only waits: running the task there would run more of that pool's
+    tasks at once than its ``worker_count`` (a ``Pool(1)`` that serialises
+    access to something would not).
+    """
+    if node.state >= DONE:
+        return True
+    backend = current_backend()
+    if backend is not None:
+        if timeout is None and node.state == QUEUED and node.backend is backend:
+            backend.run_here(node)
+            if node.state >= DONE:
+                return True
+        guard = _local.loop_guard
+        if guard is not None and timeout != 0:
+            guard(node)  # on a pool's event loop: raises if the wait needs that loop
+    return block(node, timeout)
+
+
+def add_callback(node: Node, callback: Callable[[Node], Any]) -> None:
+    """Call ``callback(node)`` once ``node`` has settled (now, if it has)."""
+    with _lock:
+        if node.state < DONE:
+            depend(node, callback)
+            return
+    callback(node)
+
+
+class Drain:
+    """The unsettled tasks of one pool, and a wait until there are none.
+
+    ``live`` is the set of unsettled nodes; the pool adds each new task and
+    the settle takes it out (``graph.settle``), calling :meth:`emptied` when
+    it takes out the last one. ``on_empty`` runs then too (set once the pool
+    is shut down: it closes the backends).
+    """
+
+    __slots__ = ("live", "mutex", "waiter", "on_empty")
+
+    def __init__(self) -> None:
+        self.live: set[Node] = set()
+        self.mutex = threading.Lock()
+        self.waiter: Any = None  # a held lock, released at the next emptied()
+        self.on_empty: Callable[[], None] | None = None
+
+    def emptied(self) -> None:
+        """The last unsettled task settled: wake every ``wait()``."""
+        with self.mutex:
+            waiter = self.waiter
+            self.waiter = None
+        if waiter is not None:
+            waiter.release()
+        on_empty = self.on_empty
+        if on_empty is not None:
+            on_empty()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until ``live`` is empty; False if ``timeout`` passed first."""
+        deadline = None if timeout is None else monotonic() + timeout
+        live = self.live
+        while live:
+            with self.mutex:
+                if not live:
+                    break
+                waiter = self.waiter
+                if waiter is None:
+                    waiter = self.waiter = allocate_lock()
+                    waiter.acquire()
+            if deadline is None:
+                got = sleep(waiter.acquire)
+            else:
+                left = max(deadline - monotonic(), 0.0)
+                got = sleep(lambda: waiter.acquire(True, left))  # noqa: B023 - called at once
+            if got:
+                waiter.release()  # for the other threads waiting on it
+            elif deadline is not None and monotonic() >= deadline:
+                return not live
+        return True
+
+    def after_fork(self) -> set[Node]:
+        """In a child made by fork: start empty; returns the parent's nodes."""
+        orphans = self.live
+        self.live = set()
+        self.mutex = threading.Lock()
+        self.waiter = None
+        return orphans

@@ -56,6 +56,7 @@ __all__ = ["Pool", "task", "do", "wait", "default_pool"]
 
 _serial = itertools.count(1)
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without the import on the hot path
+_BuiltinFunction = type(len)  # never a coroutine function
 _new_proxy = AsyncValue.__new__  # see value.new_value: no __init__ on the hot path
 
 
@@ -169,8 +170,9 @@ class Pool(concurrent.futures.Executor):
                                    f"to run more work")
         if backend is None:
             code = getattr(fn, "__code__", None)
-            if spec is None and code is not None and not code.co_flags & _CO_COROUTINE:
-                backend = self._backend  # a plain function: the common case
+            if spec is None and (type(fn) is _BuiltinFunction if code is None
+                                 else not code.co_flags & _CO_COROUTINE):
+                backend = self._backend  # a plain or builtin function: the common cases
             else:
                 backend = self._backend_for(fn, spec, "pool.do()")
         # The name is looked up lazily (value.describe) or when fn is dropped.

@@ -1,4 +1,4 @@
-"""The package type-checks, lints and documents cleanly (the tools are in the test extra)."""
+"""The package type-checks, lints and documents cleanly (the tools are in the dev extra)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
 
 docs: $(VENV)/.installed-dev
-	$(BIN)/python -m sphinx -W -b html docs docs/_build
+	$(BIN)/python -m sphinx -W -n -b html docs docs/_build
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

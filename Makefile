@@ -1,5 +1,6 @@
 # `make example` and `make test` each work on a fresh clone: they make .venv
-# and install what they need first.
+# and install what they need first: `make example` the package alone, the
+# other targets the package with its development set (the `dev` extra).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,8 +11,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[test]"
+$(VENV)/.installed-dev: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@
 
 $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
@@ -21,18 +22,18 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 example: $(VENV)/.installed
 	$(BIN)/python examples/scrape.py
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
 
-check: $(VENV)/.installed-test
+check: $(VENV)/.installed-dev
 	$(BIN)/ruff check asynckit tests examples bench
 	$(BIN)/mypy asynckit
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
 
-docs: $(VENV)/.installed-test
-	$(BIN)/python -m sphinx -W -b html docs docs/_build
+docs: $(VENV)/.installed-dev
+	$(BIN)/python -m sphinx -W -n -b html docs docs/_build
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,8 @@
 """asynckit: run your existing functions in parallel, get their results as values.
 
-See README.rst for a tour and ``shared/API.md`` for the contract.
+The documentation (install, quickstart, user guide, API reference, changes) is
+at https://asynckit.github.io/asynckit/; the README, with a tour, is on
+https://pypi.org/project/asynckit/ and https://github.com/asynckit/asynckit.
 """
 
 from .asynclist import AsyncList
@@ -27,4 +29,4 @@ __all__ = [
     "wait",
 ]
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"

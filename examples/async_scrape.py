@@ -58,8 +58,12 @@ def count_words(page: bytes) -> int:
 
 
 def main() -> None:
-    server = serve()
-    host, port = server.server_address[:2]
+    with serve() as server:
+        host, port = server.server_address[:2]
+        scrape(str(host), port)
+
+
+def scrape(host: str, port: int) -> None:
     pages = [fetch(host, port, f"/{n}") for n in range(PAGES)]   # all start at once
     words: AsyncList[int] = AsyncList([count_words(page) for page in pages])
     failed = sum(page.is_error() for page in pages if page.wait())
@@ -69,7 +73,6 @@ def main() -> None:
     print(f"at most {peak} requests in flight at once, "
           f"on {threading.active_count()} threads in this process")
     pool.shutdown()
-    server.shutdown()
 
 
 if __name__ == "__main__":

@@ -17,8 +17,11 @@ from asynckit import Pool
 
 
 def main() -> None:
-    server = serve()
-    base = server.base
+    with serve() as server:
+        compute(server.base)
+
+
+def compute(base: str) -> None:
     urls = [f"{base}/page-{n}" for n in range(8)]
 
     # processes=False: workers are threads of this process, talking in-process
@@ -43,7 +46,6 @@ def main() -> None:
         print([len(page) for page in pages])  # using a page brings it here
         print(t + 1)  # using the value blocks until it is ready
         pool.wait()  # every task has settled
-    server.shutdown()
 
 
 if __name__ == "__main__":

@@ -14,8 +14,11 @@ from asynckit import AsyncList, Pool
 
 
 def main() -> None:
-    server = serve()
-    base = server.base
+    with serve() as server:
+        scrape(server.base)
+
+
+def scrape(base: str) -> None:
     urls = [f"{base}/{n}" for n in range(12)]
 
     pool = Pool(worker_count=3)
@@ -47,7 +50,6 @@ def main() -> None:
     t = total(pages)  # waits for every page
     print(t + 1)  # using the value blocks until it is ready
     pool.wait()  # every task has settled
-    server.shutdown()
 
 
 if __name__ == "__main__":

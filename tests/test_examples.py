@@ -12,9 +12,15 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def run_example(name: str) -> list[str]:
-    done = subprocess.run([sys.executable, str(EXAMPLES / name)],
-                          capture_output=True, text=True, timeout=110)
+    """Run an example in development mode, with ResourceWarning an error: an
+    unclosed socket or file fails the test. A warning raised in a finalizer
+    cannot fail the process (Python prints "Exception ignored in ..." and goes
+    on), so stderr is checked for it too."""
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", str(EXAMPLES / name)],
+        capture_output=True, text=True, timeout=110)
     assert done.returncode == 0, done.stderr
+    assert "ResourceWarning" not in done.stderr, done.stderr
     return done.stdout.splitlines()
 
 

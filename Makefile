@@ -36,4 +36,4 @@ docs: $(VENV)/.installed-dev
 	$(BIN)/python -m sphinx -W -n -b html docs docs/_build
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache

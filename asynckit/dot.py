@@ -1,7 +1,7 @@
 """Pictures: the dependency graph behind some AsyncValues, as Graphviz DOT.
 
 ``to_dot`` walks each node's ``inputs`` backwards. A node keeps only light
-metadata once it has settled (name, state, start and finish times, its input
+metadata once it has settled (name, state, how long it ran, its input
 nodes): never its result, function or arguments, so a picture can be drawn
 long after the work is done without the graph keeping results alive.
 """

@@ -237,6 +237,9 @@ def test_a_forked_child_drops_the_parents_work_and_exits(tmp_path: Path) -> None
         def add(a, b):
             return a + b
 
+        def say(line):  # one write per line: parent and child share the pipe
+            os.write(1, (line + "\\n").encode())
+
         if __name__ == "__main__":
             fork = multiprocessing.get_context("fork")
             with concurrent.futures.ProcessPoolExecutor(1, mp_context=fork) as ex:
@@ -250,13 +253,13 @@ def test_a_forked_child_drops_the_parents_work_and_exits(tmp_path: Path) -> None
                 try:
                     queued[0].get(20)
                 except asynckit.CancelledError:
-                    print("child cancelled", flush=True)
-                print("child new", pool.do(add, 2, 3).get(20), flush=True)
+                    say("child cancelled")
+                say(f"child new {pool.do(add, 2, 3).get(20)}")
             else:
                 gate.set()
-                print("parent", [v.get(20) for v in queued], flush=True)
+                say(f"parent {[v.get(20) for v in queued]}")
                 _, status = os.waitpid(pid, 0)
-                print("child exit", status, flush=True)
+                say(f"child exit {status}")
     """, tmp_path)
     out, err = proc.rest()
     assert proc.returncode == 0, err

@@ -107,7 +107,8 @@ class Pool(concurrent.futures.Executor):
         self.drain = Drain()
         self._live = self.drain.live  # the same set: one attribute less on the hot path
         self._mutex = threading.Lock()
-        self._closed = lifecycle.exited()  # a pool made by an atexit handler refuses work
+        # A pool made while the program exits takes work from tasks only.
+        self._closed = lifecycle.exiting()
         self._timer: Timer | None = None
         self._loop_backend: Backend | None = None
         self._backend = make_backend(self, backend, self._worker_count, executor, client,
@@ -117,7 +118,8 @@ class Pool(concurrent.futures.Executor):
 
         def drained() -> None:
             pool = ref()
-            if pool is not None and pool._closed:
+            # (Not while the program exits: tasks may still submit to it.)
+            if pool is not None and pool._closed and not lifecycle.exiting():
                 pool._close_backends()
 
         self.drain.on_empty = drained
@@ -172,9 +174,11 @@ class Pool(concurrent.futures.Executor):
             if self._stopping:
                 return self._cancelled(fn, args, kwargs, spec, name)
             lifecycle.check_not_exited()
-            if current_pool() is not self:
-                raise RuntimeError(f"pool {self.name!r} is shut down: create a new Pool "
-                                   f"to run more work")
+            # Tasks of this pool may still submit (nested work finishes); while
+            # the program exits, tasks of any pool may.
+            worker_of = current_pool()
+            if worker_of is not self and (worker_of is None or not lifecycle.exiting()):
+                raise lifecycle.refusal(self.name)
         if backend is None:
             code = getattr(fn, "__code__", None)
             if spec is None and (type(fn) is _BuiltinFunction if code is None

@@ -139,6 +139,10 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
     a *tuple*, which tells the caller it is its to run (``execute``). A chain
     or a tree then takes one lock per task for counting down and claiming,
     instead of two.
+
+    (Long on purpose: the fast path is every task's settle, fused so that
+    the common shapes cost one hold of the lock and no call; anything else
+    goes to the general path, ``_settle``.)
     """
     if error is not None or node.remote is not None:
         ready: list[Node] = []
@@ -291,6 +295,13 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
                 node.dependents = None
                 _notify(dependents, error is not None, todo, ready, gathers, wake, callbacks,
                         node)
+    _deliver(wake, settled, gathers if outer is None else None, callbacks, ready)
+    return prior
+
+
+def _deliver(wake: list[Any], settled: list[Node], gathers: list[Node] | None,
+             callbacks: list[tuple[Any, Node]], ready: list[Node]) -> None:
+    """After the lock: what a settle owes the rest of the world."""
     for waiter in wake:
         waiter.release()
     for node in settled:
@@ -299,7 +310,7 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
         live.discard(node)
         if not live:
             drain.emptied()
-    if outer is None:
+    if gathers is not None:  # the outermost settle: it works the AsyncLists off
         while gathers:
             _gather(gathers.pop(), ready, gathers)
     interrupt = None
@@ -312,7 +323,6 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
             _log.exception("asynckit: a settle callback raised")
     if interrupt is not None:
         raise interrupt
-    return prior
 
 
 def _notify(dependents: Any, failed: bool, todo: list[Node], ready: list[Node],

@@ -200,6 +200,8 @@ class ThreadBackend(Backend):
 
 def _work(ref: weakref.ref[ThreadBackend], queue: SimpleQueue[Node | None],
           idle: list[None], pool_ref: weakref.ref[PoolHandle]) -> None:
+    # One worker thread's loop, in one piece on purpose: the claim, the run
+    # and running next what the settle made ready are every task's path.
     enter_worker(pool_ref, ref)  # type: ignore[arg-type]
     get_nowait = queue.get_nowait
     backend: ThreadBackend | None = ref()

@@ -282,10 +282,10 @@ def test_a_daemon_thread_that_keeps_submitting_does_not_keep_the_program_alive(
         def nested():
             return pool.do(abs, -1).get(20)  # a task's own submission still runs
 
-        def submitter():
+        def submitter():  # for ever, one call at a time (the backlog stays small)
             try:
                 while True:
-                    pool.do(nested)
+                    pool.do(nested).get(20)
             except RuntimeError as refused:
                 print("REFUSED", refused, flush=True)
 

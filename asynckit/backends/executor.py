@@ -35,14 +35,15 @@ from queue import SimpleQueue
 from typing import Any
 
 from .. import lifecycle
-from ..admission import start_all
+from ..admission import release_slot, start_all
 from ..asynclist import PROXY_TYPES
 from ..errors import CancelledError
-from ..graph import claim, execute, fail, finish, release_slot, settle
+from ..graph import settle
 from ..inputs import ready_arguments
 from ..node import PENDING, QUEUED, Node
 from ..protocols import Backend, PoolHandle
 from ..report import observe
+from ..run import claim, execute, fail, finish
 from ..value import describe
 
 __all__ = ["ExecutorBackend", "start_method"]

@@ -24,9 +24,10 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from ..admission import start
-from ..graph import claim, execute, settle
+from ..graph import settle
 from ..node import QUEUED, RUNNING, Node, _acquire, _locked, _release, _wait_unlocked
 from ..protocols import Backend, PoolHandle
+from ..run import claim, execute
 from ..value import describe
 from ..waiting import _local, enter_worker
 

@@ -128,3 +128,7 @@ class Backend:
     def statistics(self) -> dict[str, Any]:
         """Numbers for ``Pool.statistics()``."""
         return {}
+
+    def size_label(self, worker_count: int) -> str:
+        """How big the pool is, for ``repr(pool)``."""
+        return f"worker_count={worker_count}"

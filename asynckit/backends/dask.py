@@ -87,6 +87,14 @@ class DaskBackend(Backend):
         self.name = pool.name
         self.client: Any = client
 
+    def size_label(self, worker_count: int) -> str:
+        # worker_count means nothing here: the cluster's size is the cluster's.
+        try:
+            where = self.client.scheduler.address
+        except Exception:  # closed, or not connected
+            where = "?"
+        return f"dask scheduler={where!r}"
+
     # -- submission ---------------------------------------------------------------
 
     def pending(self, node: Node, after: Node | None) -> None:
@@ -214,7 +222,13 @@ class DaskBackend(Backend):
             except BaseException as problem:
                 error = problem
         else:  # cancelled or lost: the client closed, or the cluster dropped it
-            error = CancelledError(f"{describe(node)}: its Dask future was {status}")
+            # Dask keeps why on the future's state (FutureCancelledError:
+            # "scheduler-connection-lost", "scheduler-restart", ...): keep it.
+            why = getattr(getattr(future, "_state", None), "exception", None)
+            error = CancelledError(f"{describe(node)}: its Dask future was {status}"
+                                   + (f" ({why})" if why is not None else ""))
+            if isinstance(why, BaseException):
+                error.__cause__ = why
         node.remote = None
         start_all(fail(node, error))
 

@@ -25,7 +25,7 @@ from .asynclist import AsyncList
 from .backends import make_backend
 from .errors import check_timeout
 from .graph import abandon, cancel, link
-from .inputs import ATOMS, find_inputs
+from .inputs import ATOMS, scan
 from .node import QUEUED, Node, name_of
 from .protocols import Backend
 from .task import TaskFunction, TaskSpec, is_coroutine_function, make_spec, not_callable
@@ -183,8 +183,8 @@ class Pool(concurrent.futures.Executor):
         # Scan first: if a container's iteration raises, the caller gets the
         # error and the pool keeps no node that would never settle. Plain
         # scalars and AsyncValues, the common cases, are seen here without a
-        # call (inputs.find_inputs, inlined); containers and keywords take
-        # the full scan.
+        # call (inputs.find_inputs, inlined); containers, keywords and
+        # opaque() arguments take the full scan.
         inputs = None
         for arg in args:
             kind = type(arg)
@@ -194,11 +194,11 @@ class Pool(concurrent.futures.Executor):
                 else:
                     inputs.append(_task_of(arg))
             elif kind not in ATOMS:
-                inputs = find_inputs(args, kwargs)
+                inputs, node.args, node.kwargs = scan(args, kwargs)
                 break
         else:
             if kwargs:
-                inputs = find_inputs(args, kwargs)
+                inputs, node.args, node.kwargs = scan(args, kwargs)
         self._live.add(node)
         if inputs is None and after is None:
             if spec is None:

@@ -25,7 +25,7 @@ from types import FunctionType
 from typing import Any
 
 from .admission import Limiter
-from .asynclist import PROXY_TYPES, AsyncList, gather_outcome
+from .asynclist import PROXY_TYPES, gather_outcome
 from .errors import CancelledError
 from .inputs import plain, resolve
 from .node import (
@@ -47,7 +47,7 @@ from .node import (
 )
 from .protocols import Backend
 from .report import Reporter
-from .value import AsyncValue, _publish, _task_of, _wrapped_of, describe
+from .value import _publish, _task_of, _wrapped_of, describe
 
 __all__ = ["link", "settle", "cancel", "abandon", "claim", "execute", "finish", "fail",
            "release_slot"]
@@ -426,7 +426,7 @@ def execute(node: Node, worker: Backend | None = None) -> Sequence[Node]:
         del node
         return fail(failed.pop(), error)
     node.took = perf_counter() - started
-    if node.spec is None and type(result) is not AsyncValue and type(result) is not AsyncList:
+    if node.spec is None and type(result) not in PROXY_TYPES:
         # finish(), inlined for the common case (one call less per task).
         if node.name is None:
             fn = node.fn

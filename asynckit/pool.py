@@ -15,13 +15,14 @@ import itertools
 import os
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import lifecycle
 from .admission import Timer, admit, start_all
-from .asynclist import AsyncList
+from .asynclist import MapIterator, MapResult
 from .backends import make_backend
 from .errors import check_timeout
 from .graph import abandon, cancel, link
@@ -243,31 +244,76 @@ class Pool(concurrent.futures.Executor):
 
         return future(self._submit(fn, args, kwargs, None, None))
 
-    def map(self, fn: Callable[..., R], *iterables: Iterable[Any], timeout: float | None = None,
-            chunksize: int = 1, progress: bool = False) -> AsyncList[R]:
-        """Run ``fn`` over the iterables at once; an :class:`AsyncList` of results in order.
+    @overload
+    def map(self, fn: Callable[..., R], *iterables: Iterable[Any],
+            timeout: float | None = None, chunksize: int = 1, buffersize: None = None,
+            progress: bool = False) -> MapResult[R]: ...
 
-        ``Executor.map`` semantics: every call is submitted now; iterating the
-        result yields results in input order as they are ready, raises the
-        first failed call's exception when it gets there, and raises
+    @overload
+    def map(self, fn: Callable[..., R], *iterables: Iterable[Any],
+            timeout: float | None = None, chunksize: int = 1, buffersize: int,
+            progress: bool = False) -> MapIterator[R]: ...
+
+    def map(self, fn: Callable[..., R], *iterables: Iterable[Any], timeout: float | None = None,
+            chunksize: int = 1, buffersize: int | None = None,
+            progress: bool = False) -> MapResult[R] | MapIterator[R]:
+        """Run ``fn`` over the iterables (``Executor.map``); results in input order.
+
+        Every call is submitted now, and the result is both an iterator and
+        an :class:`AsyncList` value (a :class:`~asynckit.asynclist.MapResult`).
+        As an iterator, ``Executor.map`` semantics: ``next(r)`` or a ``for``
+        loop yields results in input order as they are ready, raises the first
+        failed call's exception when it gets there, and raises
         :class:`TimeoutError` once ``timeout`` seconds have passed since this
-        call. Iteration that stops early (an error, a timeout, a ``break``)
-        cancels the calls that have not started, as ``Executor.map`` does.
-        ``chunksize`` is accepted for compatibility and ignored.
+        call; each goes on where the last stopped. Iteration that ends early
+        (an error, a timeout, ``r.close()``, or a ``break`` once nothing else
+        holds the result) cancels the calls not started, as ``Executor.map``
+        does; ``r.close()`` never blocks, so ``contextlib.closing(pool.map(...))``
+        works. As a value, ``r.get()`` is the list of all results, ``len(r)``
+        the number of calls (at once), and ``r`` can be passed to a task.
+
+        ``buffersize=n`` (Python 3.14's keyword): at most ``n`` calls submitted
+        and not yet yielded; the iterables are read as results are taken, so
+        a huge input streams in bounded memory. The result is then only an
+        iterator (a :class:`~asynckit.asynclist.MapIterator`, as
+        ``Executor.map``'s generator): it has no ``len()`` (the input's length
+        is not known before it is read) and no ``get()``, and a task it is
+        passed to receives the iterator itself; ``list(r)`` gives every result.
+        ``chunksize`` is accepted for compatibility and ignored on threads.
         """
         if not callable(fn):
             raise not_callable(fn, "pool.map()")
         if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
             raise ValueError(f"chunksize must be an int >= 1, not {chunksize!r}")
+        if buffersize is not None:
+            if isinstance(buffersize, bool) or not isinstance(buffersize, int):
+                raise TypeError(f"buffersize must be an int >= 1 or None, not {buffersize!r}")
+            if buffersize < 1:
+                raise ValueError(f"buffersize must be None or >= 1, not {buffersize}")
+            if progress:
+                raise ValueError("pool.map(progress=True) counts every call up front: "
+                                 "it does not go with buffersize")
         timeout = check_timeout(timeout, "pool.map()")
         if progress:  # before submitting: without tqdm, fail with nothing started
             from .progress import track
         deadline = None if timeout is None else perf_counter() + timeout
         backend = self._backend_for(fn, None, "pool.map()")
         submit = self._submit
+        if buffersize is not None:
+            source = zip(*iterables, strict=False)
+
+            def refill() -> AsyncValue[Any] | None:
+                for args in source:
+                    return submit(fn, args, None, None, None, None, backend)
+                return None
+
+            buffer: deque[AsyncValue[Any]] = deque()
+            for args in itertools.islice(source, buffersize):
+                buffer.append(submit(fn, args, None, None, None, None, backend))
+            return MapIterator(buffer, deadline, refill=refill)
         values = [submit(fn, args, None, None, None, None, backend)
                   for args in zip(*iterables, strict=False)]
-        result: AsyncList[R] = AsyncList(values, _deadline=deadline, _from_map=True)
+        result: MapResult[R] = MapResult(values, deadline)
         if progress:
             track([value._self_task for value in values], desc=name_of(fn))
         return result

@@ -96,7 +96,7 @@ def test_futures_work_with_concurrent_futures_wait_and_as_completed(pool: Pool) 
         [n * 2 for n in range(10)]
 
 
-def test_map_returns_an_async_list_in_input_order(pool: Pool) -> None:
+def test_map_returns_an_async_list_in_input_order(pool: Pool) -> None:  # and an iterator
     result = pool.map(pow, range(10), range(10))
     assert isinstance(result, AsyncList)
     assert len(result) == 10
@@ -178,13 +178,16 @@ def test_map_iteration_that_stops_early_cancels_the_calls_not_started() -> None:
         assert 2 not in seen and 3 not in seen, seen
 
     with Pool(worker_count=2) as pool:
-        # While the user holds the map result, taking the head (a dropped
-        # iterator, a break) cancels nothing: the rest is still wanted.
+        # While the user holds the map result, taking the head (a break)
+        # cancels nothing: the rest is still wanted. The map result is its
+        # own iterator, so each loop goes on where the last one stopped
+        # (Executor.map's generator), and the value is still the whole list.
         results = pool.map(abs, range(-4, 0))
         assert next(iter(results)) == 4
         for _head in results:
             break
-        assert list(results) == [4, 3, 2, 1]
+        assert list(results) == [2, 1]
+        assert results.get() == [4, 3, 2, 1] and len(results) == 4
 
 
 def test_iterating_an_async_list_to_the_end_cancels_nothing(pool: Pool) -> None:

@@ -486,3 +486,39 @@ def test_wrap_future_of_async_value() -> None:
     finally:
         gate.set()
         pool.shutdown()
+
+
+def test_max_workers_is_a_read_only_alias_of_worker_count() -> None:
+    with Pool(worker_count=3) as pool:
+        assert pool._max_workers == 3
+        pool.worker_count = 5
+        assert pool._max_workers == 5
+        with pytest.raises(AttributeError):
+            pool._max_workers = 2  # type: ignore[misc]
+
+
+@pytest.mark.timeout(60)
+def test_dask_threaded_scheduler_runs_on_the_pool() -> None:
+    # dask.threaded reads pool._max_workers to size its scheduler (issue 13:
+    # `pool=` failed every time without it).
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    x = da.arange(100_000, chunks=10_000)
+    y = (x * 2 + 1).reshape(1000, 100)
+    computation = (y.sum(axis=0), (y ** 2).mean(), y.T.dot(y)[:3, :3])
+    with concurrent.futures.ThreadPoolExecutor(4) as executor:
+        expected = dask.compute(*computation, scheduler="threads", pool=executor)
+    ran_on: set[str] = set()
+    with Pool(worker_count=4, name="dask-pool") as pool:
+        got = dask.compute(*computation, scheduler="threads", pool=pool)
+        with dask.config.set(pool=pool, scheduler="threads"):
+            again = dask.compute(*computation)
+            pool_thread = dask.compute(
+                da.from_array([0], chunks=1).map_blocks(
+                    lambda block: (ran_on.add(threading.current_thread().name), block)[1]))
+    assert pool_thread[0].tolist() == [0]
+    # (map_blocks also calls it once here, in this thread, to learn the output's type)
+    assert any(name.startswith("dask-pool") for name in ran_on), ran_on
+    for result in (got, again):
+        for mine, theirs in zip(result, expected, strict=True):
+            assert mine.shape == theirs.shape and (mine == theirs).all()

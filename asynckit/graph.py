@@ -1,4 +1,4 @@
-"""The dependency engine: link a task to its inputs, settle, count down, run.
+"""The dependency engine: link a task to its inputs, settle, count them down.
 
 ``link`` registers a task with each unsettled input (``inputs.find_inputs``
 found them) and stores how many there are; each input's :func:`settle`
@@ -7,11 +7,11 @@ nothing is re-queued: a chain of N tasks costs O(N).
 
 :func:`settle` is the one place where a node settles: it publishes the
 result, wakes waiting threads, follows returned values, fails dependents,
-gathers AsyncLists, runs callbacks and counts dependents down. ``execute``
-runs a claimed task on the calling thread; ``finish``/``fail`` settle it,
-after retries and flattening. All of them *return* the tasks that became
-ready and never start them: the caller hands them to ``admission.start``,
-and a worker runs one of them next itself, without a trip through a queue.
+gathers AsyncLists, runs callbacks and counts dependents down. Running a
+claimed task (``execute``, ``finish``, ``fail``) is ``run.py``'s. All of them
+*return* the tasks that became ready and never start them: the caller hands
+them to ``admission.start``, and a worker runs one of them next itself,
+without a trip through a queue.
 """
 
 from __future__ import annotations
@@ -20,20 +20,16 @@ import logging
 import os
 import weakref
 from collections.abc import Sequence
-from time import perf_counter
-from types import FunctionType
 from typing import Any
 
-from .admission import Limiter
-from .asynclist import PROXY_TYPES, gather_outcome
+from .admission import release_slot
+from .asynclist import gather_outcome
 from .errors import CancelledError
-from .inputs import plain, resolve
 from .node import (
     CANCELLED,
     DONE,
     FAILED,
     GATHER,
-    HELD,
     PENDING,
     QUEUED,
     RUNNING,
@@ -47,10 +43,9 @@ from .node import (
 )
 from .protocols import Backend
 from .report import Reporter
-from .value import _publish, _task_of, _wrapped_of, describe
+from .value import _publish, describe
 
-__all__ = ["link", "settle", "cancel", "abandon", "claim", "execute", "finish", "fail",
-           "release_slot"]
+__all__ = ["link", "settle", "cancel", "abandon"]
 
 _NOTHING: list[Node] = []  # never appended to: callers only iterate a settle's result
 _LockType = type(_lock)
@@ -139,6 +134,10 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
     a *tuple*, which tells the caller it is its to run (``execute``). A chain
     or a tree then takes one lock per task for counting down and claiming,
     instead of two.
+
+    (Long on purpose: the fast path is every task's settle, fused so that
+    the common shapes cost one hold of the lock and no call; anything else
+    goes to the general path, ``_settle``.)
     """
     if error is not None or node.remote is not None:
         ready: list[Node] = []
@@ -223,22 +222,25 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
         if not live:
             drain.emptied()
     if gathers is not None:
-        for gather in gathers:
-            _gather(gather, ready)
+        while gathers:
+            _gather(gathers.pop(), ready, gathers)
     return ready
 
 
 def _settle(node: Node, result: Any, error: BaseException | None, source: Node | None,
-            unstarted_only: bool, published: bool, ready: list[Node]) -> int:
+            unstarted_only: bool, published: bool, ready: list[Node],
+            outer: list[Node] | None = None) -> int:
     """The general settle (``settle``'s second half, and ``cancel``'s).
 
     Returns the node's state before, or -1 if it had already settled (or, with
     ``unstarted_only``, had started). ``published``: the fast path already
-    put ``result`` into the node's own proxy.
+    put ``result`` into the node's own proxy. AsyncLists that this completes
+    are settled here too, from a worklist (``outer``, when an AsyncList's own
+    settle is the caller): nested a thousand deep, they recurse not at all.
     """
     wake: list[Any] = []
     callbacks: list[tuple[Any, Node]] = []
-    gathers: list[Node] = []
+    gathers: list[Node] = [] if outer is None else outer
     settled: list[Node] = []
     reporter = None if source is None else source.reporter
     remote = node.remote
@@ -271,6 +273,12 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
                     _publish(proxy, result)  # before DONE, as in the fast path
                 node.state = DONE
             else:
+                if node.state < RUNNING and node.fn is not GATHER:
+                    # It will never run: drop its function and arguments now,
+                    # not when a busy worker reaches it in the queue.
+                    if node.name is None:
+                        node.name = name_of(node.fn)
+                    node.fn = node.args = node.kwargs = None
                 node.error = error
                 node.reporter = reporter
                 node.state = CANCELLED if cancelled else FAILED
@@ -282,6 +290,13 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
                 node.dependents = None
                 _notify(dependents, error is not None, todo, ready, gathers, wake, callbacks,
                         node)
+    _deliver(wake, settled, gathers if outer is None else None, callbacks, ready)
+    return prior
+
+
+def _deliver(wake: list[Any], settled: list[Node], gathers: list[Node] | None,
+             callbacks: list[tuple[Any, Node]], ready: list[Node]) -> None:
+    """After the lock: what a settle owes the rest of the world."""
     for waiter in wake:
         waiter.release()
     for node in settled:
@@ -290,14 +305,19 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
         live.discard(node)
         if not live:
             drain.emptied()
-    for gather in gathers:
-        _gather(gather, ready)
+    if gathers is not None:  # the outermost settle: it works the AsyncLists off
+        while gathers:
+            _gather(gathers.pop(), ready, gathers)
+    interrupt = None
     for callback, node in callbacks:
         try:
             callback(node)
-        except Exception:
+        except KeyboardInterrupt as error:  # Ctrl-C on the main thread: run the rest first
+            interrupt = error
+        except BaseException:  # SystemExit too: the thread that settles must live on
             _log.exception("asynckit: a settle callback raised")
-    return prior
+    if interrupt is not None:
+        raise interrupt
 
 
 def _notify(dependents: Any, failed: bool, todo: list[Node], ready: list[Node],
@@ -341,22 +361,25 @@ def _became_ready(node: Node, ready: list[Node], gathers: list[Node]) -> None:
         ready.append(node)
 
 
-def _gather(node: Node, ready: list[Node]) -> None:
-    """Settle an AsyncList whose items have all settled."""
+def _gather(node: Node, ready: list[Node], gathers: list[Node]) -> None:
+    """Settle an AsyncList whose items have all settled (AsyncLists this
+    completes in turn go on ``gathers``)."""
     items = node.args
     result, failed, remote = gather_outcome(items)
     if failed is not None:
         # Keep the items: iterating a failed list still yields the items
         # before the failed one, then raises (Executor.map).
-        _settle(node, None, failed.error, failed, False, False, ready)
+        _settle(node, None, failed.error, failed, False, False, ready, gathers)
         return
     node.args = None
     node.remote = remote
-    _settle(node, result, None, None, False, False, ready)
+    _settle(node, result, None, None, False, False, ready, gathers)
 
 
 def cancel(node: Node) -> tuple[bool, list[Node]]:
     """Cancel ``node`` if it has not started. Returns (cancelled, ready)."""
+    if node.state >= RUNNING:  # the usual case in a sweep: no message to format
+        return False, []
     ready: list[Node] = []
     error = CancelledError(f"{describe(node)} was cancelled before it ran")
     prior = _settle(node, None, error, None, True, False, ready)
@@ -375,122 +398,3 @@ def abandon(nodes: set[Node]) -> None:
     ready: list[Node] = []
     for node in nodes:
         _settle(node, None, error, None, False, False, ready)
-
-
-# --------------------------------------------------------------------------
-# Running
-
-
-def claim(node: Node) -> bool:
-    """Move a QUEUED node to RUNNING; False if someone else got it first."""
-    if _locked():
-        _wait_unlocked()
-    with _lock:
-        if node.state != QUEUED:
-            return False
-        node.state = RUNNING
-        return True
-
-
-def execute(node: Node, worker: Backend | None = None) -> Sequence[Node]:
-    """Run a claimed (RUNNING) task on this thread; return the tasks that became ready.
-
-    With ``worker`` (the caller's backend), a task of that backend which this
-    made ready may come back claimed, alone in a tuple (see :func:`settle`):
-    the caller runs it next with ``execute``.
-    """
-    args = node.args
-    kwargs = node.kwargs
-    started = perf_counter()
-    try:
-        # Rebuilding the arguments runs user code too (a container subclass's
-        # constructor or copy): inside the try, so the node settles either way.
-        if node.inputs:  # inputs.ready_arguments(), inlined: the hot path
-            args = resolve(args)
-            if kwargs:
-                kwargs = {key: plain(arg) for key, arg in kwargs.items()}
-        result = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
-    except BaseException as error:  # SystemExit too: the worker must live on
-        node.took = perf_counter() - started
-        tb = error.__traceback__
-        if tb is not None and tb.tb_next is not None:
-            error.__traceback__ = tb.tb_next  # start the traceback in the task's own code
-        # The traceback keeps this frame, and a frame keeps its locals: drop
-        # the inputs (the pool never holds a task's arguments once it ran)
-        # and the node, which holds the error's reporter, which holds the
-        # traceback. That cycle could only be freed by the cyclic GC, so an
-        # unobserved failure would be logged at some later collection rather
-        # than when its last value goes.
-        del tb, args, kwargs
-        failed = [node]
-        del node
-        return fail(failed.pop(), error)
-    node.took = perf_counter() - started
-    if node.spec is None and type(result) not in PROXY_TYPES:
-        # finish(), inlined for the common case (one call less per task).
-        if node.name is None:
-            fn = node.fn
-            node.name = fn.__qualname__ if type(fn) is FunctionType else name_of(fn)
-        node.fn = node.args = node.kwargs = None
-        return settle(node, result, None, None, worker)
-    return finish(node, result)
-
-
-def finish(node: Node, result: Any) -> Sequence[Node]:
-    """The task's function returned ``result``: settle, or follow a returned AsyncValue."""
-    ready: list[Node] = []
-    if node.spec is not None:
-        release_slot(node, ready)
-    if node.name is None:
-        node.name = name_of(node.fn)
-    node.fn = node.args = node.kwargs = None
-    if type(result) in PROXY_TYPES:
-        # Results flatten, as promises do: settle with that value's outcome
-        # when it settles. The worker does not wait for it.
-        target = _task_of(result)
-        with _lock:
-            if target.state < DONE:
-                depend(target, node)
-                return ready
-        if target.state == DONE:
-            node.remote = target.remote
-            result = None if target.remote is not None else _wrapped_of(result)
-            return _and(settle(node, result), ready)
-        return _and(settle(node, None, target.error, target), ready)
-    return _and(settle(node, result), ready)
-
-
-def fail(node: Node, error: BaseException) -> Sequence[Node]:
-    """The task's function raised ``error``: retry it, or settle it failed."""
-    spec = node.spec
-    ready: list[Node] = []
-    if spec is not None:
-        release_slot(node, ready)
-        if node.attempt < spec.retries and isinstance(error, spec.retry_on):
-            delay = spec.retry_delay * (2 ** node.attempt)
-            node.attempt += 1
-            with _lock:
-                node.state = HELD
-            if delay > 0:
-                node.pool._retry_later(node, delay)  # type: ignore[union-attr]
-            else:
-                ready.append(node)  # HELD: admission takes it from here
-            return ready
-    if node.name is None:
-        node.name = name_of(node.fn)
-    node.fn = node.args = node.kwargs = None
-    return _and(settle(node, None, error), ready)
-
-
-def release_slot(node: Node, ready: list[Node]) -> None:
-    """Give back ``node``'s ``limit`` slot; the next waiting call, if any, is ready."""
-    spec = node.spec
-    limiter: Limiter | None = None if spec is None else spec.limiter
-    if limiter is not None:
-        following = limiter.release()
-        if following is not None:
-            ready.append(following)
-
-
-def _and(ready: Sequence[Node], more: list[Node]) -> Sequence[Node]:
-    return [*ready, *more] if more else ready

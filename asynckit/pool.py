@@ -24,10 +24,10 @@ from . import lifecycle
 from .admission import Timer, admit, start_all
 from .asynclist import MapIterator, MapResult
 from .backends import make_backend
-from .errors import check_timeout
+from .errors import check_buffersize, check_timeout
 from .graph import abandon, cancel, link
 from .inputs import ATOMS, scan
-from .node import QUEUED, Node, name_of
+from .node import CANCELLED, QUEUED, RUNNING, Node, name_of
 from .protocols import Backend
 from .task import TaskFunction, TaskSpec, is_coroutine_function, make_spec, not_callable
 from .value import AsyncValue, _set_task, _task_of, new_value
@@ -92,6 +92,9 @@ class Pool(concurrent.futures.Executor):
     #: Set by ``lifecycle.stop`` once Ctrl-C has ended the program: tasks that
     #: are still running may submit more, and that work is cancelled at once.
     _stopping = False
+    #: Tasks cancelled by Ctrl-C or shutdown(cancel_futures=True), for the
+    #: exit hook's report.
+    _cancelled_count = 0
 
     def __init__(self, worker_count: int | None = None, *, backend: str = "threads",
                  executor: concurrent.futures.Executor | None = None, client: Any = None,
@@ -105,7 +108,8 @@ class Pool(concurrent.futures.Executor):
         self.drain = Drain()
         self._live = self.drain.live  # the same set: one attribute less on the hot path
         self._mutex = threading.Lock()
-        self._closed = lifecycle.exited()  # a pool made by an atexit handler refuses work
+        # A pool made while the program exits takes work from tasks only.
+        self._closed = lifecycle.exiting()
         self._timer: Timer | None = None
         self._loop_backend: Backend | None = None
         self._backend = make_backend(self, backend, self._worker_count, executor, client,
@@ -115,10 +119,15 @@ class Pool(concurrent.futures.Executor):
 
         def drained() -> None:
             pool = ref()
-            if pool is not None and pool._closed:
+            # (Not while the program exits: tasks may still submit to it.)
+            if pool is not None and pool._closed and not lifecycle.exiting():
                 pool._close_backends()
 
         self.drain.on_empty = drained
+        # A pool dropped with nothing pending: its backend's threads and
+        # processes go too (a thread pool's workers leave on their own; a
+        # dispatcher or an event loop thread holds its backend, not the pool).
+        weakref.finalize(self, self._backend.close).atexit = False
         lifecycle.register(self)
 
     # -- size ---------------------------------------------------------------
@@ -166,9 +175,11 @@ class Pool(concurrent.futures.Executor):
             if self._stopping:
                 return self._cancelled(fn, args, kwargs, spec, name)
             lifecycle.check_not_exited()
-            if current_pool() is not self:
-                raise RuntimeError(f"pool {self.name!r} is shut down: create a new Pool "
-                                   f"to run more work")
+            # Tasks of this pool may still submit (nested work finishes); while
+            # the program exits, tasks of any pool may.
+            worker_of = current_pool()
+            if worker_of is not self and (worker_of is None or not lifecycle.exiting()):
+                raise lifecycle.refusal(self.name)
         if backend is None:
             code = getattr(fn, "__code__", None)
             if spec is None and (type(fn) is _BuiltinFunction if code is None
@@ -259,40 +270,32 @@ class Pool(concurrent.futures.Executor):
             progress: bool = False) -> MapResult[R] | MapIterator[R]:
         """Run ``fn`` over the iterables (``Executor.map``); results in input order.
 
-        Every call is submitted now, and the result is both an iterator and
-        an :class:`AsyncList` value (a :class:`~asynckit.asynclist.MapResult`).
-        As an iterator, ``Executor.map`` semantics: ``next(r)`` or a ``for``
-        loop yields results in input order as they are ready, raises the first
-        failed call's exception when it gets there, and raises
+        Every call is submitted now. The result is an iterator with
+        ``Executor.map`` semantics and an :class:`AsyncList` value (a
+        :class:`~asynckit.asynclist.MapResult`): ``next(r)`` and ``for`` loops
+        yield results in order as they are ready, each going on where the last
+        stopped; the first failed call raises when reached, and
         :class:`TimeoutError` once ``timeout`` seconds have passed since this
-        call; each goes on where the last stopped. Iteration that ends early
-        (an error, a timeout, ``r.close()``, or a ``break`` once nothing else
-        holds the result) cancels the calls not started, as ``Executor.map``
-        does; ``r.close()`` never blocks, so ``contextlib.closing(pool.map(...))``
-        works. As a value, ``r.get()`` is the list of all results, ``len(r)``
-        the number of calls (at once), and ``r`` can be passed to a task.
+        call. Iteration that ends early (an error, a timeout, ``r.close()``,
+        or a ``break`` once nothing else holds ``r``) cancels the calls not
+        started; ``r.close()`` never blocks (``contextlib.closing`` works).
+        As a value: ``r.get()`` is every result, ``len(r)`` the number of
+        calls (at once), and ``r`` can be passed to a task.
 
-        ``buffersize=n`` (Python 3.14's keyword): at most ``n`` calls submitted
-        and not yet yielded; the iterables are read as results are taken, so
-        a huge input streams in bounded memory. The result is then only an
-        iterator (a :class:`~asynckit.asynclist.MapIterator`, as
-        ``Executor.map``'s generator): it has no ``len()`` (the input's length
-        is not known before it is read) and no ``get()``, and a task it is
-        passed to receives the iterator itself; ``list(r)`` gives every result.
-        ``chunksize`` is accepted for compatibility and ignored on threads.
+        ``buffersize=n`` (Python 3.14's keyword): at most ``n`` calls
+        submitted and not yet yielded, the iterables read as results are
+        taken. The result is then only an iterator (a
+        :class:`~asynckit.asynclist.MapIterator`, like ``Executor.map``'s
+        generator): no ``len()`` (the input is not read ahead), no ``get()``;
+        ``list(r)`` gives every result. ``chunksize`` is ignored on threads.
         """
         if not callable(fn):
             raise not_callable(fn, "pool.map()")
         if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
             raise ValueError(f"chunksize must be an int >= 1, not {chunksize!r}")
-        if buffersize is not None:
-            if isinstance(buffersize, bool) or not isinstance(buffersize, int):
-                raise TypeError(f"buffersize must be an int >= 1 or None, not {buffersize!r}")
-            if buffersize < 1:
-                raise ValueError(f"buffersize must be None or >= 1, not {buffersize}")
-            if progress:
-                raise ValueError("pool.map(progress=True) counts every call up front: "
-                                 "it does not go with buffersize")
+        if check_buffersize(buffersize) is not None and progress:
+            raise ValueError("pool.map(progress=True) counts every call up front: "
+                             "it does not go with buffersize")
         timeout = check_timeout(timeout, "pool.map()")
         if progress:  # before submitting: without tqdm, fail with nothing started
             from .progress import track
@@ -307,9 +310,8 @@ class Pool(concurrent.futures.Executor):
                     return submit(fn, args, None, None, None, None, backend)
                 return None
 
-            buffer: deque[AsyncValue[Any]] = deque()
-            for args in itertools.islice(source, buffersize):
-                buffer.append(submit(fn, args, None, None, None, None, backend))
+            buffer = deque(submit(fn, args, None, None, None, None, backend)
+                           for args in itertools.islice(source, buffersize))
             return MapIterator(buffer, deadline, refill=refill)
         values = [submit(fn, args, None, None, None, None, backend)
                   for args in zip(*iterables, strict=False)]
@@ -384,6 +386,8 @@ class Pool(concurrent.futures.Executor):
                 f"pool.wait() inside a task of pool {self.name!r} would wait for "
                 f"itself: wait on the values you need (value.get()) instead")
         timeout = check_timeout(timeout, "pool.wait()")
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"pool.wait() takes a timeout of 0 seconds or more, not {timeout}")
         if progress:
             from .progress import track
 
@@ -421,20 +425,27 @@ class Pool(concurrent.futures.Executor):
     def _unsettled(self) -> int:
         return len(self._live)
 
-    def _cancel_nodes(self, nodes: Iterable[Node]) -> None:
+    def _cancel_nodes(self, nodes: Iterable[Node]) -> int:
         # Cancel every node first, then start what that made ready (chains of
         # cancelled tasks, possibly in other pools): started earlier, a chain
         # step of this pool would run instead of being cancelled.
+        unstarted = [node for node in nodes if node.state < RUNNING]
         ready: list[Node] = []
-        for node in nodes:
+        count = 0
+        for node in unstarted:
             ready += cancel(node)[1]
+            if node.state == CANCELLED:  # by this cancel, or by one before it in this loop
+                count += 1
+                self._cancelled_count += 1  # counted as it goes: a Ctrl-C may cut the loop short
         start_all(ready)
+        return count
 
-    def _cancel_unstarted(self) -> None:
-        self._cancel_nodes(list(self._live))
+    def _cancel_unstarted(self) -> int:
+        count = self._cancel_nodes(list(self._live))
         # Tasks handed to an executor early (processes) sit in its queue
         # claimed by us but not started: the backend cancels those there.
         self._backend.cancel_unstarted()
+        return count
 
     def _after_fork(self) -> None:
         """In a child made by fork: cancel the parent's unsettled tasks, start afresh.
@@ -462,7 +473,7 @@ class Pool(concurrent.futures.Executor):
 
                     self._loop_backend = LoopBackend(self)
                     # Its thread holds it, not the pool: stop it if the pool is dropped.
-                    weakref.finalize(self, self._loop_backend.close)
+                    weakref.finalize(self, self._loop_backend.close).atexit = False
                 backend = self._loop_backend
         return backend
 

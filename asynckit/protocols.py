@@ -19,7 +19,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from .value import AsyncValue
     from .waiting import Drain
 
-__all__ = ["Backend", "PoolHandle", "Spec"]
+__all__ = ["Backend", "PoolHandle", "Remote", "Spec"]
+
+
+class Remote(Protocol):
+    """``Node.remote`` of a settled node whose result is not in its proxy's field:
+    one that lives elsewhere (a Dask future) or is built on first use."""
+
+    #: Whether the result has arrived (``repr`` must not fetch it to show it).
+    here: bool
+
+    def result(self) -> Any:
+        """The result (fetched or built once, then kept)."""
+        ...
 
 
 class Spec(Protocol):
@@ -46,7 +58,7 @@ class PoolHandle(Protocol):
         """Submit ``fn(*args, **kwargs)`` to run once ``after`` has settled."""
         ...
 
-    def _cancel_nodes(self, nodes: Iterable[Node]) -> None:
+    def _cancel_nodes(self, nodes: Iterable[Node]) -> int:
         """Cancel the nodes that have not started, and start what that makes ready."""
         ...
 
@@ -89,6 +101,11 @@ class Backend:
     def run_here(self, node: Node) -> None:
         """A worker of this backend waits for ``node`` (QUEUED, of this
         backend): run it on the calling thread if this backend can."""
+
+    def running_here(self, node: Node) -> bool:
+        """Is ``node`` (RUNNING) running on the calling thread, a worker of this
+        backend? Asked only before a wait would block."""
+        return False
 
     def worker_blocked(self, delta: int) -> None:
         """A worker of this backend starts (+1) or ends (-1) a nested wait."""

@@ -30,10 +30,10 @@ from distributed import Client, Future
 from ..admission import start_all
 from ..asynclist import PROXY_TYPES, LazyList
 from ..errors import CancelledError
-from ..graph import claim, fail, finish
 from ..inputs import find_inputs, plain, ready_arguments
 from ..node import PENDING, Node, _lock
 from ..protocols import Backend, PoolHandle
+from ..run import claim, fail, finish
 from ..value import describe
 
 __all__ = ["DaskBackend"]

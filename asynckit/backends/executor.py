@@ -35,14 +35,15 @@ from queue import SimpleQueue
 from typing import Any
 
 from .. import lifecycle
-from ..admission import start_all
+from ..admission import release_slot, start_all
 from ..asynclist import PROXY_TYPES
 from ..errors import CancelledError
-from ..graph import claim, execute, fail, finish, release_slot, settle
+from ..graph import settle
 from ..inputs import ready_arguments
 from ..node import PENDING, QUEUED, Node
 from ..protocols import Backend, PoolHandle
 from ..report import observe
+from ..run import claim, execute, fail, finish
 from ..value import describe
 
 __all__ = ["ExecutorBackend", "start_method"]
@@ -140,6 +141,13 @@ class ExecutorBackend(Backend):
                 future = self._submit(_run_pickled, payload)
             else:
                 future = self._submit(fn, *args, **(kwargs or {}))
+        except KeyboardInterrupt:
+            # Ctrl-C while pool.do() pickles or submits on the main thread:
+            # the task is cancelled and the interrupt goes on to the caller
+            # (failing the value with it would swallow it).
+            _give_up(node, CancelledError(f"{describe(node)} was cancelled by Ctrl-C "
+                                          f"before it ran"))
+            raise
         except BaseException as error:  # a failed input's plain(), a closed executor, ...
             start_all(fail(node, error))
             return None
@@ -193,7 +201,18 @@ class ExecutorBackend(Backend):
             return
         error = future.exception()
         if error is None:
-            start_all(finish(node, future.result()))
+            result = future.result()
+            if self.pickles:  # pickled by _run_pickled, in the worker
+                try:
+                    result = pickle.loads(result)
+                except Exception as problem:
+                    failure = pickle.UnpicklingError(
+                        f"the result of {describe(node)} arrived from the worker process "
+                        f"but cannot be unpickled here: {type(problem).__name__}: {problem}")
+                    failure.__cause__ = problem
+                    start_all(fail(node, failure))
+                    return
+            start_all(finish(node, result))
             return
         if isinstance(error, concurrent.futures.process.BrokenProcessPool):
             if self.owned:
@@ -236,6 +255,8 @@ class ExecutorBackend(Backend):
                 import logging
 
                 logging.getLogger("asynckit").exception("asynckit: dispatcher error")
+            # An idle dispatcher keeps no task alive (nor, through it, its pool).
+            item = None
 
     # -- the rest of the backend interface -----------------------------------------
 
@@ -285,10 +306,36 @@ def _give_up(node: Node, error: BaseException) -> None:
     start_all([*settle(node, None, error), *ready])
 
 
-def _run_pickled(payload: bytes) -> Any:
-    """In the worker process: unpickle one task and run it."""
+def _run_pickled(payload: bytes) -> bytes:
+    """In the worker process: unpickle one task, run it, pickle its result.
+
+    Pickled here, so that a result that cannot travel says so, naming its
+    type, instead of surfacing as a broken process pool; an exception that
+    would not unpickle in the parent is replaced by one that does and names
+    it (with the worker's traceback), for the same reason.
+    """
     fn, args, kwargs = pickle.loads(payload)
-    return fn(*args, **kwargs)
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as error:
+        try:
+            pickle.loads(pickle.dumps(error, pickle.HIGHEST_PROTOCOL))
+        except Exception as problem:
+            import traceback
+
+            worker_tb = "".join(traceback.format_exception(error))
+            raise RuntimeError(
+                f"the task raised {type(error).__module__}.{type(error).__qualname__}: "
+                f"{error}, which cannot be sent back from the worker process "
+                f"({type(problem).__name__}: {problem}). In the worker:\n{worker_tb}"
+            ) from None
+        raise
+    try:
+        return pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+    except Exception as problem:
+        raise pickle.PicklingError(
+            f"the task's result, a {type(result).__module__}.{type(result).__qualname__}, "
+            f"cannot be pickled to send it back from the worker process: {problem}") from None
 
 
 class _Decorated:

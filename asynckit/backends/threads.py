@@ -16,6 +16,7 @@ holds its pool and its backend.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import weakref
 from collections.abc import Sequence
@@ -23,15 +24,17 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from ..admission import start
-from ..graph import claim, execute, settle
+from ..graph import settle
 from ..node import QUEUED, RUNNING, Node, _acquire, _locked, _release, _wait_unlocked
 from ..protocols import Backend, PoolHandle
+from ..run import claim, execute
 from ..value import describe
 from ..waiting import _local, enter_worker
 
 __all__ = ["ThreadBackend"]
 
 _log = logging.getLogger("asynckit")
+_EXECUTE = execute.__code__
 
 
 class ThreadBackend(Backend):
@@ -123,6 +126,16 @@ class ThreadBackend(Backend):
         finally:
             _local.draining = False
 
+    def running_here(self, node: Node) -> bool:
+        # Looked up in this thread's frames only when a wait would block:
+        # keeping the running task in a thread-local would cost every task.
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code is _EXECUTE and frame.f_locals.get("node") is node:
+                return True
+            frame = frame.f_back  # type: ignore[assignment]
+        return False
+
     def surplus(self) -> bool:
         """Leave if there are more threads than wanted; True if this one should go
         (it is no longer counted)."""
@@ -188,6 +201,8 @@ class ThreadBackend(Backend):
 
 def _work(ref: weakref.ref[ThreadBackend], queue: SimpleQueue[Node | None],
           idle: list[None], pool_ref: weakref.ref[PoolHandle]) -> None:
+    # One worker thread's loop, in one piece on purpose: the claim, the run
+    # and running next what the settle made ready are every task's path.
     enter_worker(pool_ref, ref)  # type: ignore[arg-type]
     get_nowait = queue.get_nowait
     backend: ThreadBackend | None = ref()

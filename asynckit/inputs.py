@@ -120,16 +120,19 @@ def _stable(read: Callable[[Any], list[Any]], obj: Any) -> list[Any]:
     ``set(map(type, obj))``): they call no Python code, so under the GIL no
     other thread runs in the middle of one and nothing changes under it. A
     subclass's own ``__iter__`` (or a metaclass's ``__hash__``) may run
-    Python code, and let another thread in: then the read is tried again.
+    Python code, and let another thread in: then the read is tried again
+    (as on a free-threaded build, where no GIL holds the others off).
     """
-    for _attempt in range(100):
+    for _attempt in range(99):
         try:
             return read(obj)
         except RuntimeError:  # "changed size during iteration"
             continue
-    raise RuntimeError(f"asynckit could not read a {type(obj).__name__} argument: "
-                       f"another thread keeps changing it; pass asynckit.opaque(obj) "
-                       f"to skip the scan")
+    try:
+        return read(obj)
+    except RuntimeError as error:  # the user's own error, or a container never still
+        raise RuntimeError(f"asynckit could not read a {type(obj).__name__} argument "
+                           f"({error}); pass asynckit.opaque(obj) to skip the scan") from error
 
 
 def _kinds(obj: Any) -> list[set[type]]:

@@ -15,17 +15,18 @@ import itertools
 import os
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import lifecycle
 from .admission import Timer, admit, start_all
-from .asynclist import AsyncList
+from .asynclist import MapIterator, MapResult
 from .backends import make_backend
-from .errors import check_timeout
+from .errors import check_buffersize, check_timeout
 from .graph import abandon, cancel, link
-from .inputs import ATOMS, find_inputs
+from .inputs import ATOMS, scan
 from .node import CANCELLED, QUEUED, RUNNING, Node, name_of
 from .protocols import Backend
 from .task import TaskFunction, TaskSpec, is_coroutine_function, make_spec, not_callable
@@ -194,8 +195,8 @@ class Pool(concurrent.futures.Executor):
         # Scan first: if a container's iteration raises, the caller gets the
         # error and the pool keeps no node that would never settle. Plain
         # scalars and AsyncValues, the common cases, are seen here without a
-        # call (inputs.find_inputs, inlined); containers and keywords take
-        # the full scan.
+        # call (inputs.find_inputs, inlined); containers, keywords and
+        # opaque() arguments take the full scan.
         inputs = None
         for arg in args:
             kind = type(arg)
@@ -205,11 +206,11 @@ class Pool(concurrent.futures.Executor):
                 else:
                     inputs.append(_task_of(arg))
             elif kind not in ATOMS:
-                inputs = find_inputs(args, kwargs)
+                inputs, node.args, node.kwargs = scan(args, kwargs)
                 break
         else:
             if kwargs:
-                inputs = find_inputs(args, kwargs)
+                inputs, node.args, node.kwargs = scan(args, kwargs)
         self._live.add(node)
         if inputs is None and after is None:
             if spec is None:
@@ -254,31 +255,67 @@ class Pool(concurrent.futures.Executor):
 
         return future(self._submit(fn, args, kwargs, None, None))
 
-    def map(self, fn: Callable[..., R], *iterables: Iterable[Any], timeout: float | None = None,
-            chunksize: int = 1, progress: bool = False) -> AsyncList[R]:
-        """Run ``fn`` over the iterables at once; an :class:`AsyncList` of results in order.
+    @overload
+    def map(self, fn: Callable[..., R], *iterables: Iterable[Any],
+            timeout: float | None = None, chunksize: int = 1, buffersize: None = None,
+            progress: bool = False) -> MapResult[R]: ...
 
-        ``Executor.map`` semantics: every call is submitted now; iterating the
-        result yields results in input order as they are ready, raises the
-        first failed call's exception when it gets there, and raises
+    @overload
+    def map(self, fn: Callable[..., R], *iterables: Iterable[Any],
+            timeout: float | None = None, chunksize: int = 1, buffersize: int,
+            progress: bool = False) -> MapIterator[R]: ...
+
+    def map(self, fn: Callable[..., R], *iterables: Iterable[Any], timeout: float | None = None,
+            chunksize: int = 1, buffersize: int | None = None,
+            progress: bool = False) -> MapResult[R] | MapIterator[R]:
+        """Run ``fn`` over the iterables (``Executor.map``); results in input order.
+
+        Every call is submitted now. The result is an iterator with
+        ``Executor.map`` semantics and an :class:`AsyncList` value (a
+        :class:`~asynckit.asynclist.MapResult`): ``next(r)`` and ``for`` loops
+        yield results in order as they are ready, each going on where the last
+        stopped; the first failed call raises when reached, and
         :class:`TimeoutError` once ``timeout`` seconds have passed since this
-        call. Iteration that stops early (an error, a timeout, a ``break``)
-        cancels the calls that have not started, as ``Executor.map`` does.
-        ``chunksize`` is accepted for compatibility and ignored.
+        call. Iteration that ends early (an error, a timeout, ``r.close()``,
+        or a ``break`` once nothing else holds ``r``) cancels the calls not
+        started; ``r.close()`` never blocks (``contextlib.closing`` works).
+        As a value: ``r.get()`` is every result, ``len(r)`` the number of
+        calls (at once), and ``r`` can be passed to a task.
+
+        ``buffersize=n`` (Python 3.14's keyword): at most ``n`` calls
+        submitted and not yet yielded, the iterables read as results are
+        taken. The result is then only an iterator (a
+        :class:`~asynckit.asynclist.MapIterator`, like ``Executor.map``'s
+        generator): no ``len()`` (the input is not read ahead), no ``get()``;
+        ``list(r)`` gives every result. ``chunksize`` is ignored on threads.
         """
         if not callable(fn):
             raise not_callable(fn, "pool.map()")
         if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
             raise ValueError(f"chunksize must be an int >= 1, not {chunksize!r}")
+        if check_buffersize(buffersize) is not None and progress:
+            raise ValueError("pool.map(progress=True) counts every call up front: "
+                             "it does not go with buffersize")
         timeout = check_timeout(timeout, "pool.map()")
         if progress:  # before submitting: without tqdm, fail with nothing started
             from .progress import track
         deadline = None if timeout is None else perf_counter() + timeout
         backend = self._backend_for(fn, None, "pool.map()")
         submit = self._submit
+        if buffersize is not None:
+            source = zip(*iterables, strict=False)
+
+            def refill() -> AsyncValue[Any] | None:
+                for args in source:
+                    return submit(fn, args, None, None, None, None, backend)
+                return None
+
+            buffer = deque(submit(fn, args, None, None, None, None, backend)
+                           for args in itertools.islice(source, buffersize))
+            return MapIterator(buffer, deadline, refill=refill)
         values = [submit(fn, args, None, None, None, None, backend)
                   for args in zip(*iterables, strict=False)]
-        result: AsyncList[R] = AsyncList(values, _deadline=deadline, _from_map=True)
+        result: MapResult[R] = MapResult(values, deadline)
         if progress:
             track([value._self_task for value in values], desc=name_of(fn))
         return result

@@ -82,6 +82,10 @@ class Backend:
     #: Whether :meth:`pending` does anything (the pool skips the call if not:
     #: chains and trees submit most of their tasks with inputs pending).
     wants_pending = False
+    #: The node this backend's one thread is blocked on, synchronously, if any
+    #: (an event loop whose ``async def`` task called ``get()``): a task that
+    #: needs this backend cannot run until that node settles.
+    blocked_on: Node | None = None
 
     def start(self, node: Node) -> None:
         """Run a QUEUED node (from any thread); must not block."""
@@ -105,6 +109,10 @@ class Backend:
     def running_here(self, node: Node) -> bool:
         """Is ``node`` (RUNNING) running on the calling thread, a worker of this
         backend? Asked only before a wait would block."""
+        return False
+
+    def running_on(self, node: Node, thread_id: int) -> bool:
+        """Is ``node`` (RUNNING) running on thread ``thread_id``? (As above.)"""
         return False
 
     def worker_blocked(self, delta: int) -> None:

@@ -43,6 +43,10 @@ _local = threading.local()
 os.register_at_fork(after_in_child=_local.__dict__.clear)  # no worker came along
 
 
+#: What each worker thread is blocked on, untimed, now (for the loop's check).
+_waiting: dict[int, Node] = {}
+
+
 def enter_worker(pool: weakref.ref[PoolHandle], backend: weakref.ref[Backend],
                  loop_guard: Callable[[Node], None] | None = None) -> None:
     """Mark the calling thread as a worker of a pool's backend (weakly: see above)."""
@@ -144,9 +148,39 @@ def wait_for(node: Node, timeout: float | None = None) -> bool:
             raise RuntimeError(
                 f"task {node.name or name_of(node.fn)} waits for its own result, on the "
                 f"thread that runs it: that can never come (pass a timeout to wait anyway)")
+        stuck = None if node.backend is None else node.backend.blocked_on
+        if timeout is None and stuck is not None and backend.running_here(stuck):
+            raise RuntimeError(
+                f"task {node.name or name_of(node.fn)} runs on an event loop that is "
+                f"blocked waiting for the task running here ({stuck.name or name_of(stuck.fn)}):"
+                f" neither can ever finish. In the async def task, write `await value` "
+                f"instead of value.get() (or using the value)")
         guard = _local.loop_guard
         if guard is not None and timeout != 0:
             guard(node)  # on a pool's event loop: raises if the wait needs that loop
+            # Blocking the loop: say on what, so that a task this waits for,
+            # which itself waits for this loop, fails instead of hanging...
+            backend.blocked_on = node
+            try:
+                # ...and look for one that is waiting already.
+                for ident, waited in list(_waiting.items()):
+                    if waited.backend is backend and waited.state < RUNNING \
+                            and node.backend is not None \
+                            and node.backend.running_on(node, ident):
+                        raise RuntimeError(
+                            f"this async def task blocks its event loop waiting for "
+                            f"{node.name or name_of(node.fn)}, which waits for a task of "
+                            f"this same loop: neither can ever finish. Write "
+                            f"`await value` instead of value.get() (or using the value)")
+                return block(node, timeout)
+            finally:
+                backend.blocked_on = None
+        if timeout is None:
+            _waiting[threading.get_ident()] = node
+            try:
+                return block(node, timeout)
+            finally:
+                _waiting.pop(threading.get_ident(), None)
     return block(node, timeout)
 
 

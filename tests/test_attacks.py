@@ -230,3 +230,22 @@ def test_a_task_waiting_untimed_for_its_own_value_raises_at_once() -> None:
         assert pool.do(abs, -1).get(10) == 1  # the one worker is free again
     finally:
         pool.shutdown()
+
+
+@pytest.mark.timeout(30)
+def test_a_loop_blocked_on_a_thread_that_waits_for_the_loop_fails_instead_of_hanging(
+        pool: Pool) -> None:
+    @pool.task
+    async def inner() -> int:
+        return 1
+
+    def threaded() -> int:
+        return inner().get()  # needs the loop, which is blocked on this very task
+
+    @pool.task
+    async def outer() -> int:
+        return pool.do(threaded).get()  # blocks the loop (a mistake: await it)
+
+    with pytest.raises(RuntimeError, match="neither can ever finish"):
+        outer().get(20)
+    assert pool.wait(20)

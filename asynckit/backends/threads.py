@@ -127,14 +127,13 @@ class ThreadBackend(Backend):
             _local.draining = False
 
     def running_here(self, node: Node) -> bool:
-        # Looked up in this thread's frames only when a wait would block:
+        # Looked up in the thread's frames only when a wait would block:
         # keeping the running task in a thread-local would cost every task.
-        frame = sys._getframe(1)
-        while frame is not None:
-            if frame.f_code is _EXECUTE and frame.f_locals.get("node") is node:
-                return True
-            frame = frame.f_back  # type: ignore[assignment]
-        return False
+        return _runs(sys._getframe(1), node)
+
+    def running_on(self, node: Node, thread_id: int) -> bool:
+        frame = sys._current_frames().get(thread_id)
+        return frame is not None and _runs(frame, node)
 
     def surplus(self) -> bool:
         """Leave if there are more threads than wanted; True if this one should go
@@ -197,6 +196,15 @@ class ThreadBackend(Backend):
 
     def statistics(self) -> dict[str, Any]:
         return {"threads": self.threads, "blocked": self.blocked}
+
+
+def _runs(frame: Any, node: Node) -> bool:
+    """Is ``node`` being executed in ``frame`` or one of its callers?"""
+    while frame is not None:
+        if frame.f_code is _EXECUTE and frame.f_locals.get("node") is node:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _work(ref: weakref.ref[ThreadBackend], queue: SimpleQueue[Node | None],

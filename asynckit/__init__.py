@@ -10,6 +10,7 @@ from .dot import to_dot
 from .errors import CancelledError
 from .helpers import as_completed, cancel, exception, future, state, unwrap
 from .pool import Pool, do, task, wait
+from .store import Store
 from .value import AsyncValue
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "AsyncValue",
     "CancelledError",
     "Pool",
+    "Store",
     "as_completed",
     "cancel",
     "do",

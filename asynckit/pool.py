@@ -23,12 +23,14 @@ from . import lifecycle
 from .admission import Timer, admit, start_all
 from .asynclist import AsyncList
 from .backends import make_backend
+from .cache import Stored, call_key, function_identity
 from .errors import check_timeout
-from .graph import abandon, cancel, link
+from .graph import abandon, cancel, link, settle
 from .inputs import ATOMS, find_inputs
 from .node import QUEUED, Node, name_of
 from .protocols import Backend
-from .task import TaskFunction, TaskSpec, is_coroutine_function, make_spec, not_callable
+from .store import Store
+from .task import TaskFunction, TaskSpec, _call_of, is_coroutine_function, make_spec, not_callable
 from .value import AsyncValue, _set_task, _task_of, new_value
 from .waiting import Drain, current_pool
 
@@ -73,7 +75,7 @@ class Pool(concurrent.futures.Executor):
     """Runs functions in parallel and hands back :class:`AsyncValue` results.
 
     ``Pool(worker_count=None, *, backend="threads", executor=None, client=None,
-    address=None, name=None)``
+    address=None, name=None, store=None)``
 
     - ``worker_count``: threads for the default backend, default
       ``min(32, os.cpu_count() + 4)``; readable and settable on a live pool.
@@ -82,6 +84,10 @@ class Pool(concurrent.futures.Executor):
     - ``backend``: ``"threads"`` (default), ``"processes"`` or ``"dask"``;
       ``executor=`` any :class:`concurrent.futures.Executor`; ``client=`` a
       ``distributed.Client`` (or ``backend="dask", address="tcp://…"``).
+    - ``store``: the path of an SQLite file (created if missing) where the
+      results of ``@pool.task(cache=True)`` functions are kept, so that a
+      rerun of the script skips the calls that have already succeeded
+      (:class:`Store`; ``pool.store`` is it, or None). Not on Dask.
 
     A Pool is a :class:`concurrent.futures.Executor`: ``submit`` returns a
     standard Future, ``map`` keeps ``Executor.map`` semantics, and
@@ -94,7 +100,8 @@ class Pool(concurrent.futures.Executor):
 
     def __init__(self, worker_count: int | None = None, *, backend: str = "threads",
                  executor: concurrent.futures.Executor | None = None, client: Any = None,
-                 address: str | None = None, name: str | None = None) -> None:
+                 address: str | None = None, name: str | None = None,
+                 store: str | os.PathLike[str] | None = None) -> None:
         if worker_count is None:
             worker_count = min(32, (os.cpu_count() or 1) + 4)
         self._worker_count = _check_worker_count(worker_count)
@@ -107,6 +114,11 @@ class Pool(concurrent.futures.Executor):
         self._closed = lifecycle.exited()  # a pool made by an atexit handler refuses work
         self._timer: Timer | None = None
         self._loop_backend: Backend | None = None
+        if store is not None and (client is not None or backend == "dask"):
+            raise ValueError("store= is not supported on the Dask backend (results stay "
+                             "on the cluster); use threads or processes for a resumable run")
+        #: The result store of ``cache=True`` functions (:class:`Store`), or None.
+        self.store = None if store is None else Store(store)
         self._backend = make_backend(self, backend, self._worker_count, executor, client,
                                      address)
         # Weakly: the drain must not keep its pool alive (see backends.threads).
@@ -168,6 +180,8 @@ class Pool(concurrent.futures.Executor):
             if current_pool() is not self:
                 raise RuntimeError(f"pool {self.name!r} is shut down: create a new Pool "
                                    f"to run more work")
+        if spec is not None and spec.store is not None:
+            return self._submit_cached(fn, args, kwargs, spec, name, after, backend)
         if backend is None:
             code = getattr(fn, "__code__", None)
             if spec is None and (type(fn) is _BuiltinFunction if code is None
@@ -213,6 +227,26 @@ class Pool(concurrent.futures.Executor):
                 backend.submit(node)
         elif backend.wants_pending:
             backend.pending(node, after)
+        return proxy
+
+    def _submit_cached(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+                       spec: TaskSpec, name: str | None, after: Node | None,
+                       backend: Backend | None) -> AsyncValue[Any]:
+        """A ``cache=True`` call: its key (``TypeError`` here, at the call, for
+        an argument that cannot be keyed), then a hit settles at once with a
+        result read on first use, and a miss runs, saved when it succeeds."""
+        label = name or name_of(fn)
+        key = call_key(spec, fn, args, kwargs, label)
+        call = spec.for_call(key)
+        store = spec.store
+        assert store is not None
+        if after is not None or not store.contains(key):
+            return self._submit(fn, args, kwargs, call, name, after, backend)
+        node = Node(self, backend or self._backend, None, None, None, call, label)
+        node.remote = Stored(store, key, spec.function, label, fn, args, kwargs)
+        proxy = new_value(node)
+        self._live.add(node)
+        settle(node)  # nothing depends on it yet: this makes nothing ready
         return proxy
 
     def _backend_for(self, fn: Any, spec: TaskSpec | None, what: str) -> Backend:
@@ -263,9 +297,16 @@ class Pool(concurrent.futures.Executor):
         if progress:  # before submitting: without tqdm, fail with nothing started
             from .progress import track
         deadline = None if timeout is None else perf_counter() + timeout
-        backend = self._backend_for(fn, None, "pool.map()")
+        spec = label = None
         submit = self._submit
-        values = [submit(fn, args, None, None, None, None, backend)
+        if type(fn) is TaskFunction and _call_of(fn)[2] is not None \
+                and _call_of(fn)[2].store is not None:
+            # A cache=True function: its calls themselves, so that each has
+            # its key (a task that called it would only return its value).
+            fn, submit, spec, label, backend = _call_of(fn)
+        else:
+            backend = self._backend_for(fn, None, "pool.map()")
+        values = [submit(fn, args, None, spec, label, None, backend)
                   for args in zip(*iterables, strict=False)]
         result: AsyncList[R] = AsyncList(values, _deadline=deadline, _from_map=True)
         if progress:
@@ -283,11 +324,11 @@ class Pool(concurrent.futures.Executor):
     def task(self, fn: None = None, /, *, retries: int = 0,
              retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
              retry_delay: float = 0.0, limit: int | None = None, name: str | None = None,
-             ) -> _TaskDecorator: ...
+             cache: bool = False) -> _TaskDecorator: ...
 
     def task(self, fn: Any = None, /, *, retries: int = 0,
              retry_on: Any = (Exception,), retry_delay: float = 0.0,
-             limit: int | None = None, name: str | None = None) -> Any:
+             limit: int | None = None, name: str | None = None, cache: bool = False) -> Any:
         """Decorate a function so that calling it runs it on this pool.
 
         Works on functions, methods, staticmethods and classmethods; the result
@@ -299,15 +340,22 @@ class Pool(concurrent.futures.Executor):
         Options: ``retries`` re-runs a call that raised one of ``retry_on``
         (exception classes), after ``retry_delay`` seconds, doubling each time;
         ``limit`` caps how many calls of this function run at once (waiting
-        calls hold no worker); ``name`` labels the task in reprs and pictures.
+        calls hold no worker); ``name`` labels the task in reprs and pictures;
+        ``cache=True`` keeps each successful result in the pool's store, so a
+        rerun finds it instead of running the call (``ValueError`` on a pool
+        without a store).
         """
         target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
-        spec = make_spec(target, retries, retry_on, retry_delay, limit, name)
+        spec = make_spec(target, retries, retry_on, retry_delay, limit, name, cache,
+                         self.store)
         if fn is None:
             def decorate(fn: Any) -> Any:
                 return self.task(fn, retries=retries, retry_on=retry_on,
-                                 retry_delay=retry_delay, limit=limit, name=name)
+                                 retry_delay=retry_delay, limit=limit, name=name,
+                                 cache=cache)
             return decorate
+        if spec is not None and spec.store is not None:
+            spec.function, spec.identity = function_identity(target)
         if retries and retry_delay:
             # Start the retry timer now, in the program's normal flow: from
             # 3.12 no thread can start once the interpreter is exiting.
@@ -367,6 +415,8 @@ class Pool(concurrent.futures.Executor):
 
     def _close_backends(self) -> None:
         self._backend.close()
+        if self.store is not None:
+            self.store.close()
         if self._loop_backend is not None:
             self._loop_backend.close()
         if self._timer is not None:
@@ -480,7 +530,7 @@ def task(fn: Callable[..., R], /) -> Callable[..., AsyncValue[R]]: ...
 def task(fn: None = None, /, *, retries: int = 0,
          retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
          retry_delay: float = 0.0, limit: int | None = None, name: str | None = None,
-         ) -> _TaskDecorator: ...
+         cache: bool = False) -> _TaskDecorator: ...
 
 
 def task(fn: Any = None, /, **options: Any) -> Any:

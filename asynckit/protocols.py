@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .admission import Limiter
     from .node import Node
+    from .store import Store
     from .value import AsyncValue
     from .waiting import Drain
 
@@ -32,6 +33,13 @@ class Spec(Protocol):
     #: The state a call takes once its inputs have settled: HELD when it
     #: must first get a ``limit`` slot, else QUEUED (``task.TaskSpec``).
     ready_state: int
+    #: ``cache=True``: one call's key and the store its result is saved to
+    #: once it succeeds (both None for uncached calls); ``function`` names
+    #: the function in the store.
+    key: str | None
+    save_to: Store | None
+    function: str
+    identity: bytes
 
 
 class PoolHandle(Protocol):

@@ -21,6 +21,7 @@ LAYERS = {
     "asynckit.node": 0,  # the record, its states, the lock
     "asynckit.protocols": 0,  # the typed seams (Backend, PoolHandle, Spec)
     "asynckit.report": 1,  # unobserved-error reporting
+    "asynckit.store": 1,  # the SQLite result store (stdlib only)
     "asynckit.lifecycle": 2,  # beside all: registry, Ctrl-C, exit, fork
     "asynckit.waiting": 3,  # the one blocking-wait helper, drains
     "asynckit.value": 4,  # the proxy
@@ -29,6 +30,7 @@ LAYERS = {
     "asynckit.admission": 6,  # limit slots, retry timer, HELD vs QUEUED
     "asynckit.graph": 7,  # link, the one settle, execute/finish/fail
     "asynckit.task": 7,  # @pool.task options
+    "asynckit.cache": 7,  # keys of cache=True calls, the lazy result of a hit
     "asynckit.backends": 8,
     "asynckit.backends.threads": 8,
     "asynckit.backends.loop": 8,
@@ -39,6 +41,7 @@ LAYERS = {
     "asynckit.progress": 9,
     "asynckit.pool": 10,
     "asynckit": 11,
+    "asynckit.store.__main__": 11,  # python -m asynckit.store
 }
 
 

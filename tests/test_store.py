@@ -567,3 +567,13 @@ def test_store_api_checks_its_arguments(tmp_path: Path) -> None:
         store.close()
 
 
+
+
+def test_a_value_found_in_the_store_is_usable_after_its_pool_has_shut_down(
+        tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    for _ in range(2):
+        with Pool(2, store=path) as pool:
+            download, total = make_graph(pool, [])
+            value = total([download(u) for u in "ab"])
+        assert value == 6  # the rerun's row is read after the pool closed its store

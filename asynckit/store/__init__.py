@@ -92,18 +92,31 @@ class Store:
             raise PermissionError(f"store {str(path)!r} is not writable")
         self._mutex = threading.Lock()
         self.lookups = self.hits = self.reads = self.writes = 0
-        try:
-            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT,
-                                         isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as error:
-            raise ValueError(f"store {str(path)!r} cannot be opened: {error}") from None
-        self._connection = connection
-        self._finalizer = weakref.finalize(self, _close, connection)
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._connection: sqlite3.Connection
+        connection = self._connect()
         try:
             self._open(connection)
         except BaseException:
             self.close()
             raise
+
+    def _connect(self) -> sqlite3.Connection:
+        """The connection, opened again if the store was closed (a value of a
+        shut-down pool used later still reads its row)."""
+        finalizer = self._finalizer
+        if finalizer is not None and finalizer.alive:
+            return self._connection
+        try:
+            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT,
+                                         isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise ValueError(f"store {str(self.path)!r} cannot be opened: {error}") from None
+        self._connection = connection
+        # Closed when the store goes, or at exit (after the exit hook that
+        # finishes pending work: weakref's atexit runs after threading's).
+        self._finalizer = weakref.finalize(self, _close, connection)
+        return connection
 
     def _open(self, connection: sqlite3.Connection) -> None:
         try:
@@ -143,7 +156,7 @@ class Store:
         with self._mutex:
             self.lookups += 1
             try:
-                row = self._connection.execute(
+                row = self._connect().execute(
                     "SELECT 1 FROM results WHERE key = ?", (key,)).fetchone()
             except sqlite3.DatabaseError as error:
                 raise RuntimeError(self._corrupt(error)) from None
@@ -157,7 +170,7 @@ class Store:
         with self._mutex:
             self.reads += 1
             try:
-                row = self._connection.execute(
+                row = self._connect().execute(
                     "SELECT checksum, payload FROM results WHERE key = ?", (key,)).fetchone()
             except sqlite3.DatabaseError as error:
                 raise RuntimeError(self._corrupt(error)) from None
@@ -184,7 +197,7 @@ class Store:
             return False
         row = (key, function, len(payload), _checksum(payload), payload)
         with self._mutex:
-            connection = self._connection
+            connection = self._connect()
             try:
                 # One transaction: the row is there whole, or not at all.
                 connection.execute("BEGIN IMMEDIATE")
@@ -209,7 +222,7 @@ class Store:
     def entries(self) -> list[tuple[str, int, int]]:
         """``(function, entries, bytes)`` per function, by function name."""
         with self._mutex:
-            return [(name, count, size) for name, count, size in self._connection.execute(
+            return [(name, count, size) for name, count, size in self._connect().execute(
                 "SELECT function, COUNT(*), SUM(size) FROM results "
                 "GROUP BY function ORDER BY function")]
 
@@ -220,9 +233,9 @@ class Store:
             raise TypeError(f"function must be a name (str), not {type(function).__name__}")
         with self._mutex:
             if function is None:
-                cursor = self._connection.execute("DELETE FROM results")
+                cursor = self._connect().execute("DELETE FROM results")
             else:
-                cursor = self._connection.execute(
+                cursor = self._connect().execute(
                     "DELETE FROM results WHERE function = ?", (function,))
             return cursor.rowcount
 
@@ -234,7 +247,9 @@ class Store:
 
     def close(self) -> None:
         """Close the database (the pool does, once shut down and drained)."""
-        self._finalizer()
+        with self._mutex:
+            if self._finalizer is not None:
+                self._finalizer()
 
     def __repr__(self) -> str:
         return f"<asynckit.Store {str(self.path)!r}>"

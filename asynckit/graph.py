@@ -223,22 +223,25 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
         if not live:
             drain.emptied()
     if gathers is not None:
-        for gather in gathers:
-            _gather(gather, ready)
+        while gathers:
+            _gather(gathers.pop(), ready, gathers)
     return ready
 
 
 def _settle(node: Node, result: Any, error: BaseException | None, source: Node | None,
-            unstarted_only: bool, published: bool, ready: list[Node]) -> int:
+            unstarted_only: bool, published: bool, ready: list[Node],
+            outer: list[Node] | None = None) -> int:
     """The general settle (``settle``'s second half, and ``cancel``'s).
 
     Returns the node's state before, or -1 if it had already settled (or, with
     ``unstarted_only``, had started). ``published``: the fast path already
-    put ``result`` into the node's own proxy.
+    put ``result`` into the node's own proxy. AsyncLists that this completes
+    are settled here too, from a worklist (``outer``, when an AsyncList's own
+    settle is the caller): nested a thousand deep, they recurse not at all.
     """
     wake: list[Any] = []
     callbacks: list[tuple[Any, Node]] = []
-    gathers: list[Node] = []
+    gathers: list[Node] = [] if outer is None else outer
     settled: list[Node] = []
     reporter = None if source is None else source.reporter
     remote = node.remote
@@ -271,6 +274,12 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
                     _publish(proxy, result)  # before DONE, as in the fast path
                 node.state = DONE
             else:
+                if node.state < RUNNING and node.fn is not GATHER:
+                    # It will never run: drop its function and arguments now,
+                    # not when a busy worker reaches it in the queue.
+                    if node.name is None:
+                        node.name = name_of(node.fn)
+                    node.fn = node.args = node.kwargs = None
                 node.error = error
                 node.reporter = reporter
                 node.state = CANCELLED if cancelled else FAILED
@@ -290,13 +299,19 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
         live.discard(node)
         if not live:
             drain.emptied()
-    for gather in gathers:
-        _gather(gather, ready)
+    if outer is None:
+        while gathers:
+            _gather(gathers.pop(), ready, gathers)
+    interrupt = None
     for callback, node in callbacks:
         try:
             callback(node)
-        except Exception:
+        except KeyboardInterrupt as error:  # Ctrl-C on the main thread: run the rest first
+            interrupt = error
+        except BaseException:  # SystemExit too: the thread that settles must live on
             _log.exception("asynckit: a settle callback raised")
+    if interrupt is not None:
+        raise interrupt
     return prior
 
 
@@ -341,22 +356,25 @@ def _became_ready(node: Node, ready: list[Node], gathers: list[Node]) -> None:
         ready.append(node)
 
 
-def _gather(node: Node, ready: list[Node]) -> None:
-    """Settle an AsyncList whose items have all settled."""
+def _gather(node: Node, ready: list[Node], gathers: list[Node]) -> None:
+    """Settle an AsyncList whose items have all settled (AsyncLists this
+    completes in turn go on ``gathers``)."""
     items = node.args
     result, failed, remote = gather_outcome(items)
     if failed is not None:
         # Keep the items: iterating a failed list still yields the items
         # before the failed one, then raises (Executor.map).
-        _settle(node, None, failed.error, failed, False, False, ready)
+        _settle(node, None, failed.error, failed, False, False, ready, gathers)
         return
     node.args = None
     node.remote = remote
-    _settle(node, result, None, None, False, False, ready)
+    _settle(node, result, None, None, False, False, ready, gathers)
 
 
 def cancel(node: Node) -> tuple[bool, list[Node]]:
     """Cancel ``node`` if it has not started. Returns (cancelled, ready)."""
+    if node.state >= RUNNING:  # the usual case in a sweep: no message to format
+        return False, []
     ready: list[Node] = []
     error = CancelledError(f"{describe(node)} was cancelled before it ran")
     prior = _settle(node, None, error, None, True, False, ready)
@@ -456,14 +474,59 @@ def finish(node: Node, result: Any) -> Sequence[Node]:
         target = _task_of(result)
         with _lock:
             if target.state < DONE:
-                depend(target, node)
-                return ready
+                cycle = target is node or _follows(target, node) or _waits_for(target, node)
+                if not cycle:
+                    depend(target, node)
+                    return ready
+        if target.state < DONE:
+            # It would wait for itself: settle it (and, through the same
+            # settle, the values that follow it) with the reason.
+            error = RuntimeError(
+                f"{node.name} returned an AsyncValue that waits for its own result "
+                f"({'itself' if target is node else describe(target)}): a task cannot "
+                f"return a value that depends on it, or one that returns it in turn")
+            return _and(settle(node, None, error), ready)
         if target.state == DONE:
             node.remote = target.remote
             result = None if target.remote is not None else _wrapped_of(result)
             return _and(settle(node, result), ready)
         return _and(settle(node, None, target.error, target), ready)
     return _and(settle(node, result), ready)
+
+
+def _follows(target: Node, node: Node) -> bool:
+    """Under ``_lock``: does ``target`` already follow ``node``, directly
+    or through other values that returned values? (Followers are the RUNNING
+    nodes among an unsettled node's dependents: see ``finish``.)"""
+    todo = [node]
+    seen = {id(node)}
+    while todo:
+        dependents = todo.pop().dependents
+        if dependents is None:
+            continue
+        for dep in dependents if type(dependents) is list else (dependents,):
+            if type(dep) is Node and dep.state == RUNNING and id(dep) not in seen:
+                if dep is target:
+                    return True
+                seen.add(id(dep))
+                todo.append(dep)
+    return False
+
+
+def _waits_for(target: Node, node: Node) -> bool:
+    """Under ``_lock``: is ``target`` waiting (through its pending inputs) for ``node``?"""
+    todo = [target]
+    seen = {id(target)}
+    while todo:
+        waiting = todo.pop()
+        if waiting is node:
+            return True
+        if waiting.state == PENDING:
+            for inner in waiting.inputs:
+                if inner.state < DONE and id(inner) not in seen:
+                    seen.add(id(inner))
+                    todo.append(inner)
+    return False
 
 
 def fail(node: Node, error: BaseException) -> Sequence[Node]:

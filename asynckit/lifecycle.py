@@ -38,10 +38,11 @@ class Managed(Protocol):
 
     _closed: bool
     _stopping: bool
+    _cancelled_count: int
 
     def wait(self, timeout: float | None = None) -> bool: ...
     def _unsettled(self) -> int: ...
-    def _cancel_unstarted(self) -> None: ...
+    def _cancel_unstarted(self) -> int: ...
     def _after_fork(self) -> None: ...
 
 
@@ -69,29 +70,36 @@ def check_not_exited() -> None:
 # -- Ctrl-C ------------------------------------------------------------------
 
 
-def interrupted() -> None:
-    """Ctrl-C reached a thread waiting in asynckit: cancel all work not started."""
-    for pool in list(_pools):
-        pool._cancel_unstarted()
+def interrupted() -> int:
+    """Ctrl-C reached a thread waiting in asynckit: cancel all work not started.
+    Returns how many tasks that cancelled."""
+    return sum(pool._cancel_unstarted() for pool in list(_pools))
 
 
-def stop() -> None:
-    """Ctrl-C ended the program: cancel all work not started, and any new work."""
+def stop() -> int:
+    """Ctrl-C ended the program: cancel all work not started, and any new work.
+    Returns how many tasks that cancelled."""
     for pool in list(_pools):
         pool._stopping = True
         pool._closed = True
-    interrupted()
+    return interrupted()
 
 
 def wait_at_exit(pool: Managed) -> None:
     """An exit hook's wait for one pool: Ctrl-C cancels the work not started
     (and any new work), then the running tasks are waited for all the same."""
+    stopping = False
     while True:
         try:
+            if stopping:
+                stop()
+                stopping = False
             pool.wait()
             return
         except KeyboardInterrupt:
-            stop()
+            # Also one that lands in stop() itself: the cancelling is redone
+            # (what it already cancelled stays cancelled), never escapes.
+            stopping = True
 
 
 def register_exit_wait(pool: Managed) -> None:
@@ -125,25 +133,53 @@ def at_exit() -> None:
     # tasks are waited for.
     # (Python sets sys.last_type, and from 3.12 sys.last_exc, when an
     # exception reaches the top level: before this hook runs.)
-    if getattr(sys, "last_type", None) is KeyboardInterrupt \
-            or isinstance(getattr(sys, "last_exc", None), KeyboardInterrupt):
-        stop()
+    global _exited
+    interrupted_here = False
+    cancelled_before = _cancelled()
+    stopping = getattr(sys, "last_type", None) is KeyboardInterrupt \
+        or isinstance(getattr(sys, "last_exc", None), KeyboardInterrupt)
     while True:
         try:
+            if stopping:
+                stop()
+                stopping = False
             for pool in list(_pools):
                 pool.wait()
             # A task still running may have submitted to a pool waited for already.
             if not any(pool._unsettled() for pool in list(_pools)):
                 break
         except KeyboardInterrupt:
-            stop()
+            # Ctrl-C during this wait (a second one too, even inside stop()):
+            # cancel what has not started, then wait for the running tasks.
+            stopping = interrupted_here = True
     # From here on nothing would run new work (workers are daemons): refuse
     # it loudly, as concurrent.futures does, rather than drop it.
-    global _exited
     _exited = True
     for pool in list(_pools):
         pool._closed = True
     report_unobserved()
+    if interrupted_here:
+        _exit_interrupted(_cancelled() - cancelled_before)
+
+
+def _cancelled() -> int:
+    return sum(pool._cancelled_count for pool in list(_pools))
+
+
+def _exit_interrupted(cancelled: int) -> None:
+    """The program had ended normally, and Ctrl-C came while this hook waited:
+    say what was cancelled and end with status 130, as a shell expects after
+    SIGINT (returning would end with 0, as if all the work had been done)."""
+    import logging
+
+    try:
+        print(f"asynckit: interrupted at exit (Ctrl-C): {cancelled} task(s) that "
+              f"had not started were cancelled", file=sys.stderr)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        logging.shutdown()
+    finally:
+        os._exit(130)
 
 
 # -- the default pool ------------------------------------------------------------

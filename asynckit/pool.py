@@ -27,7 +27,7 @@ from .cache import Stored, call_key, function_identity
 from .errors import check_timeout
 from .graph import abandon, cancel, link, settle
 from .inputs import ATOMS, find_inputs
-from .node import QUEUED, Node, name_of
+from .node import CANCELLED, QUEUED, RUNNING, Node, name_of
 from .protocols import Backend
 from .store import Store
 from .task import TaskFunction, TaskSpec, _call_of, is_coroutine_function, make_spec, not_callable
@@ -97,6 +97,9 @@ class Pool(concurrent.futures.Executor):
     #: Set by ``lifecycle.stop`` once Ctrl-C has ended the program: tasks that
     #: are still running may submit more, and that work is cancelled at once.
     _stopping = False
+    #: Tasks cancelled by Ctrl-C or shutdown(cancel_futures=True), for the
+    #: exit hook's report.
+    _cancelled_count = 0
 
     def __init__(self, worker_count: int | None = None, *, backend: str = "threads",
                  executor: concurrent.futures.Executor | None = None, client: Any = None,
@@ -130,6 +133,10 @@ class Pool(concurrent.futures.Executor):
                 pool._close_backends()
 
         self.drain.on_empty = drained
+        # A pool dropped with nothing pending: its backend's threads and
+        # processes go too (a thread pool's workers leave on their own; a
+        # dispatcher or an event loop thread holds its backend, not the pool).
+        weakref.finalize(self, self._backend.close).atexit = False
         lifecycle.register(self)
 
     # -- size ---------------------------------------------------------------
@@ -386,6 +393,8 @@ class Pool(concurrent.futures.Executor):
                 f"pool.wait() inside a task of pool {self.name!r} would wait for "
                 f"itself: wait on the values you need (value.get()) instead")
         timeout = check_timeout(timeout, "pool.wait()")
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"pool.wait() takes a timeout of 0 seconds or more, not {timeout}")
         if progress:
             from .progress import track
 
@@ -425,20 +434,27 @@ class Pool(concurrent.futures.Executor):
     def _unsettled(self) -> int:
         return len(self._live)
 
-    def _cancel_nodes(self, nodes: Iterable[Node]) -> None:
+    def _cancel_nodes(self, nodes: Iterable[Node]) -> int:
         # Cancel every node first, then start what that made ready (chains of
         # cancelled tasks, possibly in other pools): started earlier, a chain
         # step of this pool would run instead of being cancelled.
+        unstarted = [node for node in nodes if node.state < RUNNING]
         ready: list[Node] = []
-        for node in nodes:
+        count = 0
+        for node in unstarted:
             ready += cancel(node)[1]
+            if node.state == CANCELLED:  # by this cancel, or by one before it in this loop
+                count += 1
+                self._cancelled_count += 1  # counted as it goes: a Ctrl-C may cut the loop short
         start_all(ready)
+        return count
 
-    def _cancel_unstarted(self) -> None:
-        self._cancel_nodes(list(self._live))
+    def _cancel_unstarted(self) -> int:
+        count = self._cancel_nodes(list(self._live))
         # Tasks handed to an executor early (processes) sit in its queue
         # claimed by us but not started: the backend cancels those there.
         self._backend.cancel_unstarted()
+        return count
 
     def _after_fork(self) -> None:
         """In a child made by fork: cancel the parent's unsettled tasks, start afresh.
@@ -466,7 +482,7 @@ class Pool(concurrent.futures.Executor):
 
                     self._loop_backend = LoopBackend(self)
                     # Its thread holds it, not the pool: stop it if the pool is dropped.
-                    weakref.finalize(self, self._loop_backend.close)
+                    weakref.finalize(self, self._loop_backend.close).atexit = False
                 backend = self._loop_backend
         return backend
 

@@ -54,7 +54,7 @@ class PoolHandle(Protocol):
         """Submit ``fn(*args, **kwargs)`` to run once ``after`` has settled."""
         ...
 
-    def _cancel_nodes(self, nodes: Iterable[Node]) -> None:
+    def _cancel_nodes(self, nodes: Iterable[Node]) -> int:
         """Cancel the nodes that have not started, and start what that makes ready."""
         ...
 

@@ -79,8 +79,8 @@ def make_spec(fn: Any, retries: Any, retry_on: Any, retry_delay: Any, limit: Any
                         f"not {retry_on!r}")
     if isinstance(retry_delay, bool) or not isinstance(retry_delay, (int, float)):
         raise TypeError(f"retry_delay must be seconds (a number), not {retry_delay!r}")
-    if retry_delay < 0:
-        raise ValueError(f"retry_delay must be >= 0, not {retry_delay}")
+    if not 0 <= retry_delay < float("inf"):  # NaN fails both comparisons
+        raise ValueError(f"retry_delay must be seconds >= 0 and finite, not {retry_delay}")
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise TypeError(f"limit must be an int >= 1 or None, not {limit!r}")

@@ -87,7 +87,11 @@ def describe(node: Node) -> str:
 
 def _short(obj: Any) -> str:
     if issubclass(type(obj), AsyncValue):  # type(), never the proxy itself: no use
-        return f"<{describe(obj._self_task)}>"
+        # Its name only, not its arguments: describing a value's inputs
+        # recursively costs O(n) per step of a long chain (O(n^2) to cancel
+        # one), and reads as a tangle of nested brackets.
+        node = obj._self_task
+        return f"<{node.name or name_of(node.fn)}>"
     return _repr.repr(obj)
 
 

@@ -183,6 +183,15 @@ class Drain:
         """Block until ``live`` is empty; False if ``timeout`` passed first."""
         deadline = None if timeout is None else monotonic() + timeout
         live = self.live
+        # A settle interrupted by Ctrl-C between marking a node settled and
+        # taking it out of ``live`` would leave it here for good, and this
+        # wait would never end: take such nodes out first.
+        stale = [node for node in list(live) if node.state >= DONE]
+        if stale:
+            for node in stale:
+                live.discard(node)
+            if not live:
+                self.emptied()
         while live:
             with self.mutex:
                 if not live:

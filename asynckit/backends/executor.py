@@ -140,6 +140,13 @@ class ExecutorBackend(Backend):
                 future = self._submit(_run_pickled, payload)
             else:
                 future = self._submit(fn, *args, **(kwargs or {}))
+        except KeyboardInterrupt:
+            # Ctrl-C while pool.do() pickles or submits on the main thread:
+            # the task is cancelled and the interrupt goes on to the caller
+            # (failing the value with it would swallow it).
+            _give_up(node, CancelledError(f"{describe(node)} was cancelled by Ctrl-C "
+                                          f"before it ran"))
+            raise
         except BaseException as error:  # a failed input's plain(), a closed executor, ...
             start_all(fail(node, error))
             return None
@@ -236,6 +243,8 @@ class ExecutorBackend(Backend):
                 import logging
 
                 logging.getLogger("asynckit").exception("asynckit: dispatcher error")
+            # An idle dispatcher keeps no task alive (nor, through it, its pool).
+            item = None
 
     # -- the rest of the backend interface -----------------------------------------
 

@@ -457,16 +457,11 @@ def execute(node: Node, worker: Backend | None = None) -> Sequence[Node]:
 def finish(node: Node, result: Any) -> Sequence[Node]:
     """The task's function returned ``result``: settle, or follow a returned AsyncValue."""
     ready: list[Node] = []
-    spec = node.spec
     if node.name is None:
         node.name = name_of(node.fn)
-    if spec is not None:
+    if node.spec is not None:
         release_slot(node, ready)
-        save_to = spec.save_to
-        if save_to is not None and spec.key is not None and type(result) not in PROXY_TYPES:
-            # cache=True: saved before it settles, so a value seen settled
-            # is in the store (a returned AsyncValue is not: cache that task).
-            save_to.put(spec.key, spec.function, result, describe(node))
+        node.spec.save(node, result)  # cache=True: stored before it settles
     node.fn = node.args = node.kwargs = None
     if type(result) in PROXY_TYPES:
         # Results flatten, as promises do: settle with that value's outcome

@@ -30,7 +30,14 @@ from .inputs import ATOMS, find_inputs
 from .node import CANCELLED, QUEUED, RUNNING, Node, name_of
 from .protocols import Backend
 from .store import Store
-from .task import TaskFunction, TaskSpec, _call_of, is_coroutine_function, make_spec, not_callable
+from .task import (
+    TaskFunction,
+    TaskSpec,
+    cached_call_of,
+    is_coroutine_function,
+    make_spec,
+    not_callable,
+)
 from .value import AsyncValue, _set_task, _task_of, new_value
 from .waiting import Drain, current_pool
 
@@ -239,15 +246,13 @@ class Pool(concurrent.futures.Executor):
     def _submit_cached(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                        spec: TaskSpec, name: str | None, after: Node | None,
                        backend: Backend | None) -> AsyncValue[Any]:
-        """A ``cache=True`` call: its key (``TypeError`` here, at the call, for
-        an argument that cannot be keyed), then a hit settles at once with a
-        result read on first use, and a miss runs, saved when it succeeds."""
+        """A ``cache=True`` call: its key (a ``TypeError`` here, at the call, for an
+        argument that cannot be keyed); a hit settles at once, its result read on
+        first use; a miss runs with the call's own spec, which saves its result."""
         label = name or name_of(fn)
         key = call_key(spec, fn, args, kwargs, label)
-        call = spec.for_call(key)
-        store = spec.store
-        assert store is not None
-        if after is not None or not store.contains(key):
+        call, store = spec.for_call(key), spec.store
+        if after is not None or store is None or not store.contains(key):
             return self._submit(fn, args, kwargs, call, name, after, backend)
         node = Node(self, backend or self._backend, None, None, None, call, label)
         node.remote = Stored(store, key, spec.function, label, fn, args, kwargs)
@@ -304,15 +309,8 @@ class Pool(concurrent.futures.Executor):
         if progress:  # before submitting: without tqdm, fail with nothing started
             from .progress import track
         deadline = None if timeout is None else perf_counter() + timeout
-        spec = label = None
-        submit = self._submit
-        if type(fn) is TaskFunction and _call_of(fn)[2] is not None \
-                and _call_of(fn)[2].store is not None:
-            # A cache=True function: its calls themselves, so that each has
-            # its key (a task that called it would only return its value).
-            fn, submit, spec, label, backend = _call_of(fn)
-        else:
-            backend = self._backend_for(fn, None, "pool.map()")
+        fn, submit, spec, label, backend = cached_call_of(fn) or (
+            fn, self._submit, None, None, self._backend_for(fn, None, "pool.map()"))
         values = [submit(fn, args, None, spec, label, None, backend)
                   for args in zip(*iterables, strict=False)]
         result: AsyncList[R] = AsyncList(values, _deadline=deadline, _from_map=True)

@@ -41,6 +41,10 @@ class Spec(Protocol):
     function: str
     identity: bytes
 
+    def save(self, node: Node, result: Any) -> None:
+        """``cache=True``: store a call's result (a no-op for other calls)."""
+        ...
+
 
 class PoolHandle(Protocol):
     """What the layers below the pool need of it (``pool.Pool`` implements it)."""

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any
 import wrapt
 
 from .admission import Limiter
-from .node import HELD, QUEUED, name_of
+from .asynclist import PROXY_TYPES
+from .node import HELD, QUEUED, Node, name_of
+from .value import describe
 
 if TYPE_CHECKING:  # pragma: no cover
     from .protocols import Backend
     from .store import Store
 
-__all__ = ["TaskSpec", "TaskFunction", "make_spec", "is_coroutine_function", "not_callable"]
+__all__ = ["TaskSpec", "TaskFunction", "make_spec", "cached_call_of", "is_coroutine_function",
+           "not_callable"]
 
 
 class TaskSpec:
@@ -48,6 +51,16 @@ class TaskSpec:
         self.key: str | None = None
         self.function = ""  # module.qualname, the entries' label in the store
         self.identity = b""  # cache.function_identity's digest
+
+    def save(self, node: Node, result: Any) -> None:
+        """A call returned ``result``: keep it in the store if this call is cached.
+
+        Called before the call settles, so a value seen settled is stored. A
+        returned AsyncValue is not stored (its own task can be cached).
+        """
+        if self.save_to is not None and self.key is not None \
+                and type(result) not in PROXY_TYPES:
+            self.save_to.put(self.key, self.function, result, describe(node))
 
     def for_call(self, key: str) -> TaskSpec:
         """The spec of one cached call: these options, its key, where to save it."""
@@ -125,6 +138,17 @@ class TaskFunction(wrapt.FunctionWrapper[Any, Any]):
 
 
 _call_of = TaskFunction.__dict__["_self_call"].__get__
+
+
+def cached_call_of(fn: Any) -> tuple[Any, Any, TaskSpec, str, Backend | None] | None:
+    """What calling a ``cache=True`` task function submits, else None: ``pool.map``
+    submits its calls themselves, so that each has its key (a task that called
+    the function would only return its value)."""
+    if type(fn) is TaskFunction:
+        call = _call_of(fn)
+        if call[2] is not None and call[2].store is not None:
+            return call  # type: ignore[no-any-return]
+    return None
 
 
 def is_coroutine_function(fn: Any) -> bool:

@@ -29,7 +29,7 @@ from typing import Protocol
 from .node import _lock
 from .report import forget_after_fork, report_unobserved
 
-__all__ = ["register", "interrupted", "stop", "exited", "check_not_exited",
+__all__ = ["register", "interrupted", "stop", "exited", "exiting", "check_not_exited",
            "wait_at_exit", "register_exit_wait", "default_pool", "provide_default_pool"]
 
 
@@ -47,7 +47,10 @@ class Managed(Protocol):
 
 
 _pools: weakref.WeakSet[Managed] = weakref.WeakSet()
+_exiting = False  # the exit hook has started: only tasks may submit now
 _exited = False
+_EXITING = ("asynckit takes no new work from outside its tasks once the program has "
+            "ended and the exit hook is finishing what was submitted before")
 _EXITED = ("asynckit cannot run new work once the interpreter is exiting "
            "(submitted from an atexit handler?): finish it before the program ends")
 
@@ -62,9 +65,21 @@ def exited() -> bool:
     return _exited
 
 
+def exiting() -> bool:
+    """True once the exit hook has started (and after)."""
+    return _exiting
+
+
 def check_not_exited() -> None:
     if _exited:
         raise RuntimeError(_EXITED)
+
+
+def refusal(pool_name: str) -> RuntimeError:
+    """The error for a submission to a closed pool from outside its tasks."""
+    if _exiting:
+        return RuntimeError(_EXITING)
+    return RuntimeError(f"pool {pool_name!r} is shut down: create a new Pool to run more work")
 
 
 # -- Ctrl-C ------------------------------------------------------------------
@@ -133,7 +148,13 @@ def at_exit() -> None:
     # tasks are waited for.
     # (Python sets sys.last_type, and from 3.12 sys.last_exc, when an
     # exception reaches the top level: before this hook runs.)
-    global _exited
+    global _exited, _exiting
+    # From now on only running tasks may submit (nested work must finish);
+    # any other thread (a daemon that keeps submitting) is refused, so this
+    # wait ends. The pools' backends stay open for that nested work.
+    _exiting = True
+    for pool in list(_pools):
+        pool._closed = True
     interrupted_here = False
     cancelled_before = _cancelled()
     stopping = getattr(sys, "last_type", None) is KeyboardInterrupt \
@@ -201,6 +222,10 @@ def default_pool() -> Managed:
     pool = _default
     if pool is None or pool._closed:
         check_not_exited()
+        if _exiting:  # tasks still submit to the default pool: no new one
+            if pool is None:
+                raise RuntimeError(_EXITING)
+            return pool
         with _default_lock:
             if _default is None or _default._closed:
                 assert _make_default is not None, "asynckit.pool is not imported"

@@ -91,10 +91,8 @@ class Pool(concurrent.futures.Executor):
     - ``backend``: ``"threads"`` (default), ``"processes"`` or ``"dask"``;
       ``executor=`` any :class:`concurrent.futures.Executor`; ``client=`` a
       ``distributed.Client`` (or ``backend="dask", address="tcp://…"``).
-    - ``store``: the path of an SQLite file (created if missing) where the
-      results of ``@pool.task(cache=True)`` functions are kept, so that a
-      rerun of the script skips the calls that have already succeeded
-      (:class:`Store`; ``pool.store`` is it, or None). Not on Dask.
+    - ``store``: an SQLite file (made if missing) keeping the results of
+      ``@pool.task(cache=True)`` functions for reruns (``pool.store``, a :class:`Store`).
 
     A Pool is a :class:`concurrent.futures.Executor`: ``submit`` returns a
     standard Future, ``map`` keeps ``Executor.map`` semantics, and
@@ -121,14 +119,14 @@ class Pool(concurrent.futures.Executor):
         self.drain = Drain()
         self._live = self.drain.live  # the same set: one attribute less on the hot path
         self._mutex = threading.Lock()
-        self._closed = lifecycle.exited()  # a pool made by an atexit handler refuses work
+        # A pool made while the program exits takes work from tasks only.
+        self._closed = lifecycle.exiting()
         self._timer: Timer | None = None
         self._loop_backend: Backend | None = None
         if store is not None and (client is not None or backend == "dask"):
             raise ValueError("store= is not supported on the Dask backend (results stay "
                              "on the cluster); use threads or processes for a resumable run")
-        #: The result store of ``cache=True`` functions (:class:`Store`), or None.
-        self.store = None if store is None else Store(store)
+        self.store = None if store is None else Store(store)  # for cache=True functions
         self._backend = make_backend(self, backend, self._worker_count, executor, client,
                                      address)
         # Weakly: the drain must not keep its pool alive (see backends.threads).
@@ -136,7 +134,8 @@ class Pool(concurrent.futures.Executor):
 
         def drained() -> None:
             pool = ref()
-            if pool is not None and pool._closed:
+            # (Not while the program exits: tasks may still submit to it.)
+            if pool is not None and pool._closed and not lifecycle.exiting():
                 pool._close_backends()
 
         self.drain.on_empty = drained
@@ -191,9 +190,11 @@ class Pool(concurrent.futures.Executor):
             if self._stopping:
                 return self._cancelled(fn, args, kwargs, spec, name)
             lifecycle.check_not_exited()
-            if current_pool() is not self:
-                raise RuntimeError(f"pool {self.name!r} is shut down: create a new Pool "
-                                   f"to run more work")
+            # Tasks of this pool may still submit (nested work finishes); while
+            # the program exits, tasks of any pool may.
+            worker_of = current_pool()
+            if worker_of is not self and (worker_of is None or not lifecycle.exiting()):
+                raise lifecycle.refusal(self.name)
         if spec is not None and spec.store is not None:
             return self._submit_cached(fn, args, kwargs, spec, name, after, backend)
         if backend is None:
@@ -346,9 +347,8 @@ class Pool(concurrent.futures.Executor):
         (exception classes), after ``retry_delay`` seconds, doubling each time;
         ``limit`` caps how many calls of this function run at once (waiting
         calls hold no worker); ``name`` labels the task in reprs and pictures;
-        ``cache=True`` keeps each successful result in the pool's store, so a
-        rerun finds it instead of running the call (``ValueError`` on a pool
-        without a store).
+        ``cache=True`` keeps each successful result in the pool's store, where
+        a rerun finds it instead of running the call.
         """
         target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
         spec = make_spec(target, retries, retry_on, retry_delay, limit, name, cache,

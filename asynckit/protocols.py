@@ -102,6 +102,11 @@ class Backend:
         """A worker of this backend waits for ``node`` (QUEUED, of this
         backend): run it on the calling thread if this backend can."""
 
+    def running_here(self, node: Node) -> bool:
+        """Is ``node`` (RUNNING) running on the calling thread, a worker of this
+        backend? Asked only before a wait would block."""
+        return False
+
     def worker_blocked(self, delta: int) -> None:
         """A worker of this backend starts (+1) or ends (-1) a nested wait."""
 

@@ -25,7 +25,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import lifecycle
-from .node import DONE, QUEUED, Node, _lock, depend
+from .node import DONE, QUEUED, RUNNING, Node, _lock, depend, name_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .protocols import Backend, PoolHandle
@@ -136,6 +136,11 @@ def wait_for(node: Node, timeout: float | None = None) -> bool:
             backend.run_here(node)
             if node.state >= DONE:
                 return True
+        if timeout is None and node.state == RUNNING and backend.running_here(node):
+            # asyncio says it as "Task cannot await on itself".
+            raise RuntimeError(
+                f"task {node.name or name_of(node.fn)} waits for its own result, on the "
+                f"thread that runs it: that can never come (pass a timeout to wait anyway)")
         guard = _local.loop_guard
         if guard is not None and timeout != 0:
             guard(node)  # on a pool's event loop: raises if the wait needs that loop

@@ -78,3 +78,18 @@ def with_key(key: str, priority: int) -> str:
 def square(x: int) -> tuple[int, int]:
     """A decorated task: its module attribute is the wrapper, not this function."""
     return os.getpid(), x * x
+
+
+class TwoArgumentError(Exception):
+    """An exception that pickles but does not unpickle (its __init__ needs two)."""
+
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(f"{first} and {second}")
+
+
+def raise_two_argument_error() -> None:
+    raise TwoArgumentError("this", "that")
+
+
+def return_a_lock() -> object:
+    return threading.Lock()

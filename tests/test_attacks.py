@@ -204,3 +204,23 @@ def test_a_dropped_pool_of_any_backend_lets_its_threads_go(backend: str) -> None
     for thread in threads:
         thread.join(20)
         assert not thread.is_alive(), f"{thread.name} outlived its dropped pool"
+
+
+@pytest.mark.timeout(30)
+def test_a_task_waiting_untimed_for_its_own_value_raises_at_once() -> None:
+    pool = Pool(1)
+    try:
+        holder: dict[str, Any] = {}
+        made = threading.Event()
+
+        def me() -> Any:
+            made.wait(10)
+            return holder["v"].get()  # can never settle: it is this very call
+
+        holder["v"] = value = pool.do(me)
+        made.set()
+        with pytest.raises(RuntimeError, match="its own result"):
+            value.get(10)
+        assert pool.do(abs, -1).get(10) == 1  # the one worker is free again
+    finally:
+        pool.shutdown()

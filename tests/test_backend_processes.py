@@ -178,3 +178,18 @@ def test_pending_work_finishes_at_interpreter_exit() -> None:
                           timeout=50)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "from a worker: 1024"
+
+
+@pytest.mark.timeout(60)
+def test_an_exception_that_cannot_travel_back_is_named_not_a_dead_worker(pool: Pool) -> None:
+    with pytest.raises(RuntimeError, match="TwoArgumentError: this and that") as caught:
+        pool.do(f.raise_two_argument_error).get(30)
+    assert "BrokenProcessPool" not in repr(caught.value)
+    assert pool.do(f.add, 1, 2).get(30) == 3  # no worker died
+
+
+@pytest.mark.timeout(60)
+def test_a_result_that_cannot_be_pickled_says_it_is_the_result(pool: Pool) -> None:
+    with pytest.raises(pickle.PicklingError, match="result, a _thread.lock"):
+        pool.do(f.return_a_lock).get(30)
+    assert pool.do(f.add, 2, 2).get(30) == 4

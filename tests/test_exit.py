@@ -271,6 +271,34 @@ def test_a_forked_child_drops_the_parents_work_and_exits(tmp_path: Path) -> None
 
 
 @pytest.mark.timeout(60)
+def test_a_daemon_thread_that_keeps_submitting_does_not_keep_the_program_alive(
+        tmp_path: Path) -> None:
+    # The exit hook finishes what was submitted before it started and refuses
+    # what other threads submit after (tasks may still submit nested work).
+    proc = _spawn("""
+        import threading, asynckit
+        pool = asynckit.Pool(2)
+
+        def nested():
+            return pool.do(abs, -1).get(20)  # a task's own submission still runs
+
+        def submitter():
+            try:
+                while True:
+                    pool.do(nested)
+            except RuntimeError as refused:
+                print("REFUSED", refused, flush=True)
+
+        threading.Thread(target=submitter, daemon=True).start()
+        assert pool.do(nested).get(20) == 1
+        print("ENDING", flush=True)
+    """, tmp_path)
+    out, err = proc.rest()
+    assert proc.returncode == 0, err
+    assert "ENDING" in out and "Traceback" not in err, (out, err)
+
+
+@pytest.mark.timeout(60)
 def test_work_submitted_after_the_exit_hook_is_refused_not_dropped(tmp_path: Path) -> None:
     # A user's atexit handler runs after asynckit has finished the program's
     # work; nothing would run new work then, so it must be refused loudly.

@@ -200,7 +200,18 @@ class ExecutorBackend(Backend):
             return
         error = future.exception()
         if error is None:
-            start_all(finish(node, future.result()))
+            result = future.result()
+            if self.pickles:  # pickled by _run_pickled, in the worker
+                try:
+                    result = pickle.loads(result)
+                except Exception as problem:
+                    failure = pickle.UnpicklingError(
+                        f"the result of {describe(node)} arrived from the worker process "
+                        f"but cannot be unpickled here: {type(problem).__name__}: {problem}")
+                    failure.__cause__ = problem
+                    start_all(fail(node, failure))
+                    return
+            start_all(finish(node, result))
             return
         if isinstance(error, concurrent.futures.process.BrokenProcessPool):
             if self.owned:
@@ -294,10 +305,36 @@ def _give_up(node: Node, error: BaseException) -> None:
     start_all([*settle(node, None, error), *ready])
 
 
-def _run_pickled(payload: bytes) -> Any:
-    """In the worker process: unpickle one task and run it."""
+def _run_pickled(payload: bytes) -> bytes:
+    """In the worker process: unpickle one task, run it, pickle its result.
+
+    Pickled here, so that a result that cannot travel says so, naming its
+    type, instead of surfacing as a broken process pool; an exception that
+    would not unpickle in the parent is replaced by one that does and names
+    it (with the worker's traceback), for the same reason.
+    """
     fn, args, kwargs = pickle.loads(payload)
-    return fn(*args, **kwargs)
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as error:
+        try:
+            pickle.loads(pickle.dumps(error, pickle.HIGHEST_PROTOCOL))
+        except Exception as problem:
+            import traceback
+
+            worker_tb = "".join(traceback.format_exception(error))
+            raise RuntimeError(
+                f"the task raised {type(error).__module__}.{type(error).__qualname__}: "
+                f"{error}, which cannot be sent back from the worker process "
+                f"({type(problem).__name__}: {problem}). In the worker:\n{worker_tb}"
+            ) from None
+        raise
+    try:
+        return pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+    except Exception as problem:
+        raise pickle.PicklingError(
+            f"the task's result, a {type(result).__module__}.{type(result).__qualname__}, "
+            f"cannot be pickled to send it back from the worker process: {problem}") from None
 
 
 class _Decorated:

@@ -16,6 +16,7 @@ holds its pool and its backend.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import weakref
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from ..waiting import _local, enter_worker
 __all__ = ["ThreadBackend"]
 
 _log = logging.getLogger("asynckit")
+_EXECUTE = execute.__code__
 
 
 class ThreadBackend(Backend):
@@ -122,6 +124,16 @@ class ThreadBackend(Backend):
                     self.run_here(node)
         finally:
             _local.draining = False
+
+    def running_here(self, node: Node) -> bool:
+        # Looked up in this thread's frames only when a wait would block:
+        # keeping the running task in a thread-local would cost every task.
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code is _EXECUTE and frame.f_locals.get("node") is node:
+                return True
+            frame = frame.f_back  # type: ignore[assignment]
+        return False
 
     def surplus(self) -> bool:
         """Leave if there are more threads than wanted; True if this one should go

@@ -519,6 +519,19 @@ def test_bad_store_paths_are_clear_errors_at_the_pool_naming_the_path(tmp_path: 
         Pool(2, store=3)  # type: ignore[arg-type]
 
 
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root writes to read-only directories")
+def test_a_store_in_a_directory_that_is_not_writable_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError, match=r"locked.*not writable"):
+            Pool(2, store=folder / "r.db")
+    finally:
+        folder.chmod(0o700)
+
+
 def test_the_dask_backend_refuses_a_store_at_construction(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="Dask"):
         Pool(backend="dask", address="tcp://127.0.0.1:1", store=tmp_path / "r.db")

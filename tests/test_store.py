@@ -269,6 +269,7 @@ with Pool(2, store=sys.argv[1]) as pool:
     @pool.task(cache=True)
     def f(words, table):
         calls.append(1)
+        assert "alpha" in {"alpha", "beta", "gamma"}  # a frozenset constant in the code
         return sorted(words)
 
     value = f({"alpha", "beta", "gamma", "delta", "epsilon"},
@@ -408,7 +409,33 @@ def test_many_threads_of_one_pool(tmp_path: Path) -> None:
         for thread in threads:
             thread.join(30)
         assert results == [i * i for i in range(2_000)]
-        assert pool.store.statistics()["writes"] == 0  # type: ignore[union-attr]
+        stats = pool.store.statistics()  # type: ignore[union-attr]
+        assert (stats["writes"], stats["reads"]) == (0, 2_000)
+
+
+@pytest.mark.timeout(60)
+def test_one_value_found_in_the_store_is_read_once_by_many_threads_at_once(
+        tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    for run in range(2):
+        with Pool(2, store=path) as pool:
+            download, _ = make_graph(pool, [])
+            value = download("x" * 1000)
+            barrier = threading.Barrier(8)
+            seen: list[int] = []
+
+            def use(value: Any, barrier: threading.Barrier, seen: list[int]) -> None:
+                barrier.wait(10)
+                seen.append(len(value))
+
+            threads = [threading.Thread(target=use, args=(value, barrier, seen))
+                       for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            assert seen == [3000] * 8
+            assert pool.store.statistics()["reads"] == run  # type: ignore[union-attr]
 
 
 @pytest.mark.timeout(120)

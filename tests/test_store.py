@@ -598,7 +598,12 @@ def test_the_command_line_lists_and_clears_entries(tmp_path: Path) -> None:
 
 
 def test_store_api_checks_its_arguments(tmp_path: Path) -> None:
-    store = Store(tmp_path / "r.db")
+    store = Store(tmp_path / "r.db")  # created, in WAL mode
+    db = sqlite3.connect(tmp_path / "r.db")
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        db.close()
     try:
         with pytest.raises(TypeError, match="function must be a name"):
             store.clear(3)  # type: ignore[arg-type]

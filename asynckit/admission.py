@@ -18,7 +18,7 @@ from time import monotonic
 
 from .node import HELD, QUEUED, Node, _lock
 
-__all__ = ["start", "start_all", "admit", "Limiter", "Timer"]
+__all__ = ["start", "start_all", "admit", "release_slot", "Limiter", "Timer"]
 
 
 def start(node: Node) -> None:
@@ -127,3 +127,13 @@ class Timer:
                         self.cond.wait()
             start(node)
             del node  # an idle timer keeps no task alive
+
+
+def release_slot(node: Node, ready: list[Node]) -> None:
+    """Give back ``node``'s ``limit`` slot; the next waiting call, if any, is ready."""
+    spec = node.spec
+    limiter = None if spec is None else spec.limiter
+    if limiter is not None:
+        following = limiter.release()
+        if following is not None:
+            ready.append(following)

@@ -178,6 +178,7 @@ class LazyList:
     """``node.remote`` of an AsyncList with remote items: built on first use."""
 
     __slots__ = ("items",)
+    here = False  # built on first use: repr never builds it
 
     def __init__(self, items: list[Any]) -> None:
         self.items = items

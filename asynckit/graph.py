@@ -1,4 +1,4 @@
-"""The dependency engine: link a task to its inputs, settle, count down, run.
+"""The dependency engine: link a task to its inputs, settle, count them down.
 
 ``link`` registers a task with each unsettled input (``inputs.find_inputs``
 found them) and stores how many there are; each input's :func:`settle`
@@ -7,11 +7,11 @@ nothing is re-queued: a chain of N tasks costs O(N).
 
 :func:`settle` is the one place where a node settles: it publishes the
 result, wakes waiting threads, follows returned values, fails dependents,
-gathers AsyncLists, runs callbacks and counts dependents down. ``execute``
-runs a claimed task on the calling thread; ``finish``/``fail`` settle it,
-after retries and flattening. All of them *return* the tasks that became
-ready and never start them: the caller hands them to ``admission.start``,
-and a worker runs one of them next itself, without a trip through a queue.
+gathers AsyncLists, runs callbacks and counts dependents down. Running a
+claimed task (``execute``, ``finish``, ``fail``) is ``run.py``'s. All of them
+*return* the tasks that became ready and never start them: the caller hands
+them to ``admission.start``, and a worker runs one of them next itself,
+without a trip through a queue.
 """
 
 from __future__ import annotations
@@ -20,20 +20,16 @@ import logging
 import os
 import weakref
 from collections.abc import Sequence
-from time import perf_counter
-from types import FunctionType
 from typing import Any
 
-from .admission import Limiter
-from .asynclist import PROXY_TYPES, AsyncList, gather_outcome
+from .admission import release_slot
+from .asynclist import gather_outcome
 from .errors import CancelledError
-from .inputs import plain, resolve
 from .node import (
     CANCELLED,
     DONE,
     FAILED,
     GATHER,
-    HELD,
     PENDING,
     QUEUED,
     RUNNING,
@@ -47,10 +43,9 @@ from .node import (
 )
 from .protocols import Backend
 from .report import Reporter
-from .value import AsyncValue, _publish, _task_of, _wrapped_of, describe
+from .value import _publish, describe
 
-__all__ = ["link", "settle", "cancel", "abandon", "claim", "execute", "finish", "fail",
-           "release_slot"]
+__all__ = ["link", "settle", "cancel", "abandon"]
 
 _NOTHING: list[Node] = []  # never appended to: callers only iterate a settle's result
 _LockType = type(_lock)
@@ -139,6 +134,10 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
     a *tuple*, which tells the caller it is its to run (``execute``). A chain
     or a tree then takes one lock per task for counting down and claiming,
     instead of two.
+
+    (Long on purpose: the fast path is every task's settle, fused so that
+    the common shapes cost one hold of the lock and no call; anything else
+    goes to the general path, ``_settle``.)
     """
     if error is not None or node.remote is not None:
         ready: list[Node] = []
@@ -291,6 +290,13 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
                 node.dependents = None
                 _notify(dependents, error is not None, todo, ready, gathers, wake, callbacks,
                         node)
+    _deliver(wake, settled, gathers if outer is None else None, callbacks, ready)
+    return prior
+
+
+def _deliver(wake: list[Any], settled: list[Node], gathers: list[Node] | None,
+             callbacks: list[tuple[Any, Node]], ready: list[Node]) -> None:
+    """After the lock: what a settle owes the rest of the world."""
     for waiter in wake:
         waiter.release()
     for node in settled:
@@ -299,7 +305,7 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
         live.discard(node)
         if not live:
             drain.emptied()
-    if outer is None:
+    if gathers is not None:  # the outermost settle: it works the AsyncLists off
         while gathers:
             _gather(gathers.pop(), ready, gathers)
     interrupt = None
@@ -312,7 +318,6 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
             _log.exception("asynckit: a settle callback raised")
     if interrupt is not None:
         raise interrupt
-    return prior
 
 
 def _notify(dependents: Any, failed: bool, todo: list[Node], ready: list[Node],
@@ -393,168 +398,3 @@ def abandon(nodes: set[Node]) -> None:
     ready: list[Node] = []
     for node in nodes:
         _settle(node, None, error, None, False, False, ready)
-
-
-# --------------------------------------------------------------------------
-# Running
-
-
-def claim(node: Node) -> bool:
-    """Move a QUEUED node to RUNNING; False if someone else got it first."""
-    if _locked():
-        _wait_unlocked()
-    with _lock:
-        if node.state != QUEUED:
-            return False
-        node.state = RUNNING
-        return True
-
-
-def execute(node: Node, worker: Backend | None = None) -> Sequence[Node]:
-    """Run a claimed (RUNNING) task on this thread; return the tasks that became ready.
-
-    With ``worker`` (the caller's backend), a task of that backend which this
-    made ready may come back claimed, alone in a tuple (see :func:`settle`):
-    the caller runs it next with ``execute``.
-    """
-    args = node.args
-    kwargs = node.kwargs
-    started = perf_counter()
-    try:
-        # Rebuilding the arguments runs user code too (a container subclass's
-        # constructor or copy): inside the try, so the node settles either way.
-        if node.inputs:  # inputs.ready_arguments(), inlined: the hot path
-            args = resolve(args)
-            if kwargs:
-                kwargs = {key: plain(arg) for key, arg in kwargs.items()}
-        result = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
-    except BaseException as error:  # SystemExit too: the worker must live on
-        node.took = perf_counter() - started
-        tb = error.__traceback__
-        if tb is not None and tb.tb_next is not None:
-            error.__traceback__ = tb.tb_next  # start the traceback in the task's own code
-        # The traceback keeps this frame, and a frame keeps its locals: drop
-        # the inputs (the pool never holds a task's arguments once it ran)
-        # and the node, which holds the error's reporter, which holds the
-        # traceback. That cycle could only be freed by the cyclic GC, so an
-        # unobserved failure would be logged at some later collection rather
-        # than when its last value goes.
-        del tb, args, kwargs
-        failed = [node]
-        del node
-        return fail(failed.pop(), error)
-    node.took = perf_counter() - started
-    if node.spec is None and type(result) is not AsyncValue and type(result) is not AsyncList:
-        # finish(), inlined for the common case (one call less per task).
-        if node.name is None:
-            fn = node.fn
-            node.name = fn.__qualname__ if type(fn) is FunctionType else name_of(fn)
-        node.fn = node.args = node.kwargs = None
-        return settle(node, result, None, None, worker)
-    return finish(node, result)
-
-
-def finish(node: Node, result: Any) -> Sequence[Node]:
-    """The task's function returned ``result``: settle, or follow a returned AsyncValue."""
-    ready: list[Node] = []
-    if node.name is None:
-        node.name = name_of(node.fn)
-    if node.spec is not None:
-        release_slot(node, ready)
-        node.spec.save(node, result)  # cache=True: stored before it settles
-    node.fn = node.args = node.kwargs = None
-    if type(result) in PROXY_TYPES:
-        # Results flatten, as promises do: settle with that value's outcome
-        # when it settles. The worker does not wait for it.
-        target = _task_of(result)
-        with _lock:
-            if target.state < DONE:
-                cycle = target is node or _follows(target, node) or _waits_for(target, node)
-                if not cycle:
-                    depend(target, node)
-                    return ready
-        if target.state < DONE:
-            # It would wait for itself: settle it (and, through the same
-            # settle, the values that follow it) with the reason.
-            error = RuntimeError(
-                f"{node.name} returned an AsyncValue that waits for its own result "
-                f"({'itself' if target is node else describe(target)}): a task cannot "
-                f"return a value that depends on it, or one that returns it in turn")
-            return _and(settle(node, None, error), ready)
-        if target.state == DONE:
-            node.remote = target.remote
-            result = None if target.remote is not None else _wrapped_of(result)
-            return _and(settle(node, result), ready)
-        return _and(settle(node, None, target.error, target), ready)
-    return _and(settle(node, result), ready)
-
-
-def _follows(target: Node, node: Node) -> bool:
-    """Under ``_lock``: does ``target`` already follow ``node``, directly
-    or through other values that returned values? (Followers are the RUNNING
-    nodes among an unsettled node's dependents: see ``finish``.)"""
-    todo = [node]
-    seen = {id(node)}
-    while todo:
-        dependents = todo.pop().dependents
-        if dependents is None:
-            continue
-        for dep in dependents if type(dependents) is list else (dependents,):
-            if type(dep) is Node and dep.state == RUNNING and id(dep) not in seen:
-                if dep is target:
-                    return True
-                seen.add(id(dep))
-                todo.append(dep)
-    return False
-
-
-def _waits_for(target: Node, node: Node) -> bool:
-    """Under ``_lock``: is ``target`` waiting (through its pending inputs) for ``node``?"""
-    todo = [target]
-    seen = {id(target)}
-    while todo:
-        waiting = todo.pop()
-        if waiting is node:
-            return True
-        if waiting.state == PENDING:
-            for inner in waiting.inputs:
-                if inner.state < DONE and id(inner) not in seen:
-                    seen.add(id(inner))
-                    todo.append(inner)
-    return False
-
-
-def fail(node: Node, error: BaseException) -> Sequence[Node]:
-    """The task's function raised ``error``: retry it, or settle it failed."""
-    spec = node.spec
-    ready: list[Node] = []
-    if spec is not None:
-        release_slot(node, ready)
-        if node.attempt < spec.retries and isinstance(error, spec.retry_on):
-            delay = spec.retry_delay * (2 ** node.attempt)
-            node.attempt += 1
-            with _lock:
-                node.state = HELD
-            if delay > 0:
-                node.pool._retry_later(node, delay)  # type: ignore[union-attr]
-            else:
-                ready.append(node)  # HELD: admission takes it from here
-            return ready
-    if node.name is None:
-        node.name = name_of(node.fn)
-    node.fn = node.args = node.kwargs = None
-    return _and(settle(node, None, error), ready)
-
-
-def release_slot(node: Node, ready: list[Node]) -> None:
-    """Give back ``node``'s ``limit`` slot; the next waiting call, if any, is ready."""
-    spec = node.spec
-    limiter: Limiter | None = None if spec is None else spec.limiter
-    if limiter is not None:
-        following = limiter.release()
-        if following is not None:
-            ready.append(following)
-
-
-def _and(ready: Sequence[Node], more: list[Node]) -> Sequence[Node]:
-    return [*ready, *more] if more else ready

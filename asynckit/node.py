@@ -29,7 +29,7 @@ from time import sleep as _sleep
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .protocols import Backend, PoolHandle, Spec
+    from .protocols import Backend, PoolHandle, Remote, Spec
     from .report import Reporter
 
 __all__ = ["Node", "After", "GATHER", "depend", "name_of", "STATE_NAMES",
@@ -128,7 +128,8 @@ class Node:
         # first use (an AsyncList over such values): an object whose
         # ``result()`` gives the value. The proxy's field stays unset, so the
         # first use lands in ``__wrapped_get__``, which calls it.
-        self.remote: Any = None
+        # (Also, on the Dask backend, its future while it runs.)
+        self.remote: Remote | Any = None
 
 
 class After:

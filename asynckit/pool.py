@@ -503,7 +503,7 @@ class Pool(concurrent.futures.Executor):
 
     def __repr__(self) -> str:
         state = "shut down" if self._closed else f"{len(self._live)} unsettled"
-        return f"<Pool {self.name!r} worker_count={self._worker_count} {state}>"
+        return f"<Pool {self.name!r} {self._backend.size_label(self._worker_count)} {state}>"
 
 
 # --------------------------------------------------------------------------

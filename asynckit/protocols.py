@@ -20,7 +20,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from .value import AsyncValue
     from .waiting import Drain
 
-__all__ = ["Backend", "PoolHandle", "Spec"]
+__all__ = ["Backend", "PoolHandle", "Remote", "Spec"]
+
+
+class Remote(Protocol):
+    """``Node.remote`` of a settled node whose result is not in its proxy's field:
+    one that lives elsewhere (a Dask future) or is built on first use."""
+
+    #: Whether the result has arrived (``repr`` must not fetch it to show it).
+    here: bool
+
+    def result(self) -> Any:
+        """The result (fetched or built once, then kept)."""
+        ...
 
 
 class Spec(Protocol):
@@ -128,3 +140,7 @@ class Backend:
     def statistics(self) -> dict[str, Any]:
         """Numbers for ``Pool.statistics()``."""
         return {}
+
+    def size_label(self, worker_count: int) -> str:
+        """How big the pool is, for ``repr(pool)``."""
+        return f"worker_count={worker_count}"

@@ -177,7 +177,7 @@ if TYPE_CHECKING:  # pragma: no cover
 else:
     # wrapt's C type has __class_getitem__, so ``_ProxyBase[T]`` below is a
     # generic alias whose MRO entry is the C type itself: no Python class is
-    # added to the MRO (each one costs ~110 ns on every arithmetic operator).
+    # added to the MRO (each one would slow every arithmetic operator: PROXY.md).
     _ProxyBase = wrapt.BaseObjectProxy
 
 
@@ -228,8 +228,8 @@ class AsyncValue(_ProxyBase[T]):
 
     # wrapt looks this up and calls it on every assignment to __wrapped__.
     # Defined so the lookup does not fall through to the result and fail
-    # there (+1.3 µs per settle); a C no-op (tuple() is the empty tuple) so
-    # the call costs no Python frame (-55 ns per settle).
+    # there (an exception raised and cleared per settle); a C no-op (tuple()
+    # is the empty tuple), so the call costs no Python frame.
     __wrapped_setattr_fixups__ = staticmethod(tuple)
 
     def __object_proxy__(self, value: Any) -> Any:
@@ -308,7 +308,7 @@ class AsyncValue(_ProxyBase[T]):
         if state == DONE:
             # Reading __wrapped__ would fetch a remote result: ask the remote
             # whether it is here yet (``here``; absent means not).
-            if node.remote is not None and not getattr(node.remote, "here", False):
+            if node.remote is not None and not node.remote.here:
                 return f"<{type(self).__name__} {describe(node)} done>"
             return repr(self.__wrapped__)
         if state >= FAILED:
@@ -399,9 +399,9 @@ def new_value(node: Node) -> AsyncValue[Any]:
 _new = AsyncValue.__new__
 
 # The proxy's own fields, read and written through their descriptors. Any
-# attribute of a wrapt proxy goes through its getattro/setattro (~85 ns: it
-# screens __module__, __doc__ and _self_ names first); the descriptors take
-# ~40 ns. ``_wrapped_of`` still resolves an unset field through
+# attribute of a wrapt proxy goes through its getattro/setattro, which
+# screens __module__, __doc__ and _self_ names first; the descriptors skip
+# that (about half the cost). ``_wrapped_of`` still resolves an unset field through
 # ``__wrapped_get__``, like any use.
 _task_of: Callable[[AsyncValue[Any]], Node] = AsyncValue.__dict__["_self_task"].__get__
 _set_task: Callable[[AsyncValue[Any], Node], None] = AsyncValue.__dict__["_self_task"].__set__

@@ -93,3 +93,13 @@ def raise_two_argument_error() -> None:
 
 def return_a_lock() -> object:
     return threading.Lock()
+
+
+def wait_for_file(path: str, seconds: float) -> bool:
+    """Runs until ``path`` exists or ``seconds`` pass (a task that stays running)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return os.path.exists(path)

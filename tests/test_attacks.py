@@ -190,10 +190,14 @@ async def _answer(value: int) -> int:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("backend", ["loop", "processes"])
+@pytest.mark.parametrize("backend", ["loop", "processes", "executor"])
 def test_a_dropped_pool_of_any_backend_lets_its_threads_go(backend: str) -> None:
-    pool = Pool(1, backend="processes") if backend == "processes" else Pool(1)
-    fn: Any = abs if backend == "processes" else _answer
+    import concurrent.futures
+
+    users = concurrent.futures.ThreadPoolExecutor(1)  # the user's: it stays theirs
+    pool = {"processes": lambda: Pool(1, backend="processes"),
+            "executor": lambda: Pool(executor=users), "loop": lambda: Pool(1)}[backend]()
+    fn: Any = _answer if backend == "loop" else abs
     assert asynckit.unwrap(pool.do(fn, 42)) == 42
     assert pool.wait(30)
     name = pool.name
@@ -204,6 +208,8 @@ def test_a_dropped_pool_of_any_backend_lets_its_threads_go(backend: str) -> None
     for thread in threads:
         thread.join(20)
         assert not thread.is_alive(), f"{thread.name} outlived its dropped pool"
+    assert users.submit(abs, -1).result(10) == 1
+    users.shutdown()
 
 
 @pytest.mark.timeout(30)

@@ -121,3 +121,20 @@ def test_a_killed_worker_process_mid_graph_is_recovered(cluster, pool: Pool) -> 
     second = pool.do(f.add, first, 0)  # Dask recomputes first, then runs this
     assert second.get(60) == 42
     assert first == 42
+
+
+@pytest.mark.timeout(60)
+def test_a_cancelled_dask_future_keeps_dasks_reason(cluster, pool) -> None:
+    import asynckit
+
+    value = pool.do(f.wait_for_file, "/nonexistent-asynckit-never", 30)
+    future = value._self_task.remote  # its Dask future, while it runs
+    assert isinstance(future, distributed.Future)
+    cluster[1].cancel([future], reason="the-operator-said-so")
+    with pytest.raises(asynckit.CancelledError, match="the-operator-said-so"):
+        value.get(30)
+
+
+def test_repr_of_a_dask_pool_names_its_scheduler_not_a_worker_count(cluster, pool) -> None:
+    text = repr(pool)
+    assert "worker_count" not in text and cluster[1].scheduler.address in text, text

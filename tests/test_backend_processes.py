@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import _procfuncs as f
 import pytest
@@ -193,3 +194,15 @@ def test_a_result_that_cannot_be_pickled_says_it_is_the_result(pool: Pool) -> No
     with pytest.raises(pickle.PicklingError, match="result, a _thread.lock"):
         pool.do(f.return_a_lock).get(30)
     assert pool.do(f.add, 2, 2).get(30) == 4
+
+
+@pytest.mark.timeout(90)
+def test_a_script_without_a_main_guard_is_told_why_its_workers_die(tmp_path: Path) -> None:
+    script = tmp_path / "unguarded.py"
+    script.write_text("import asynckit\n"
+                      "pool = asynckit.Pool(1, backend='processes')\n"
+                      "print(pool.do(abs, -3).get(60))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=80, cwd=tmp_path)
+    assert done.returncode != 0
+    assert 'has no `if __name__ == "__main__":` guard' in done.stderr, done.stderr[-2000:]

@@ -275,22 +275,28 @@ def test_a_daemon_thread_that_keeps_submitting_does_not_keep_the_program_alive(
         tmp_path: Path) -> None:
     # The exit hook finishes what was submitted before it started and refuses
     # what other threads submit after (tasks may still submit nested work).
+    # The daemon keeps about 100 calls pending, refilling as each ends, so
+    # the pool never drains by itself: before, the exit hook waited forever.
     proc = _spawn("""
-        import threading, asynckit
+        import threading, time, asynckit
         pool = asynckit.Pool(2)
+        room = threading.Semaphore(100)
 
-        def nested():
-            return pool.do(abs, -1).get(20)  # a task's own submission still runs
+        def work():
+            time.sleep(0.001)  # a little I/O
+            assert pool.do(abs, -1).get(20) == 1  # a task's own submission still runs
+            room.release()
 
         def submitter():
             try:
                 while True:
-                    pool.do(nested)
+                    room.acquire()
+                    pool.do(work)
             except RuntimeError as refused:
                 print("REFUSED", refused, flush=True)
 
         threading.Thread(target=submitter, daemon=True).start()
-        assert pool.do(nested).get(20) == 1
+        assert pool.do(abs, -1).get(20) == 1
         print("ENDING", flush=True)
     """, tmp_path)
     out, err = proc.rest()

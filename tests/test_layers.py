@@ -28,20 +28,21 @@ LAYERS = {
     "asynckit.asynclist": 5,  # AsyncList and the map iterator
     "asynckit.inputs": 6,  # how a task's inputs are found
     "asynckit.admission": 6,  # limit slots, retry timer, HELD vs QUEUED
-    "asynckit.graph": 7,  # link, the one settle, execute/finish/fail
+    "asynckit.graph": 7,  # link, the one settle, cancel, gather
+    "asynckit.run": 8,  # execute/finish/fail a claimed task
     "asynckit.task": 7,  # @pool.task options
     "asynckit.cache": 7,  # keys of cache=True calls, the lazy result of a hit
-    "asynckit.backends": 8,
-    "asynckit.backends.threads": 8,
-    "asynckit.backends.loop": 8,
-    "asynckit.backends.executor": 8,
-    "asynckit.backends.dask": 8,
-    "asynckit.helpers": 9,
-    "asynckit.dot": 9,
-    "asynckit.progress": 9,
-    "asynckit.pool": 10,
-    "asynckit": 11,
-    "asynckit.store.__main__": 11,  # python -m asynckit.store
+    "asynckit.backends": 9,
+    "asynckit.backends.threads": 9,
+    "asynckit.backends.loop": 9,
+    "asynckit.backends.executor": 9,
+    "asynckit.backends.dask": 9,
+    "asynckit.helpers": 10,
+    "asynckit.dot": 10,
+    "asynckit.progress": 10,
+    "asynckit.pool": 11,
+    "asynckit": 12,
+    "asynckit.store.__main__": 12,  # python -m asynckit.store
 }
 
 
@@ -117,7 +118,7 @@ def test_the_proxy_and_the_backends_know_nothing_of_the_pool() -> None:
     for path in MODULES:
         module = _module_name(path)
         if module.startswith(("asynckit.backends", "asynckit.value", "asynckit.asynclist",
-                              "asynckit.graph", "asynckit.waiting")):
+                              "asynckit.graph", "asynckit.run", "asynckit.waiting")):
             assert "asynckit.pool" not in _imports(path), module
 
 

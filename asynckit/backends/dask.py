@@ -30,10 +30,10 @@ from distributed import Client, Future
 from ..admission import start_all
 from ..asynclist import PROXY_TYPES, LazyList
 from ..errors import CancelledError
-from ..graph import claim, fail, finish
 from ..inputs import find_inputs, plain, ready_arguments
 from ..node import PENDING, Node, _lock
 from ..protocols import Backend, PoolHandle
+from ..run import claim, fail, finish
 from ..value import describe
 
 __all__ = ["DaskBackend"]
@@ -86,6 +86,14 @@ class DaskBackend(Backend):
     def __init__(self, pool: PoolHandle, client: Client) -> None:
         self.name = pool.name
         self.client: Any = client
+
+    def size_label(self, worker_count: int) -> str:
+        # worker_count means nothing here: the cluster's size is the cluster's.
+        try:
+            where = self.client.scheduler.address
+        except Exception:  # closed, or not connected
+            where = "?"
+        return f"dask scheduler={where!r}"
 
     # -- submission ---------------------------------------------------------------
 
@@ -214,7 +222,13 @@ class DaskBackend(Backend):
             except BaseException as problem:
                 error = problem
         else:  # cancelled or lost: the client closed, or the cluster dropped it
-            error = CancelledError(f"{describe(node)}: its Dask future was {status}")
+            # Dask keeps why on the future's state (FutureCancelledError:
+            # "scheduler-connection-lost", "scheduler-restart", ...): keep it.
+            why = getattr(getattr(future, "_state", None), "exception", None)
+            error = CancelledError(f"{describe(node)}: its Dask future was {status}"
+                                   + (f" ({why})" if why is not None else ""))
+            if isinstance(why, BaseException):
+                error.__cause__ = why
         node.remote = None
         start_all(fail(node, error))
 

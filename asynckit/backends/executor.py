@@ -35,14 +35,15 @@ from queue import SimpleQueue
 from typing import Any
 
 from .. import lifecycle
-from ..admission import start_all
+from ..admission import release_slot, start_all
 from ..asynclist import PROXY_TYPES
 from ..errors import CancelledError
-from ..graph import claim, execute, fail, finish, release_slot, settle
+from ..graph import settle
 from ..inputs import ready_arguments
 from ..node import PENDING, QUEUED, Node
 from ..protocols import Backend, PoolHandle
 from ..report import observe
+from ..run import claim, execute, fail, finish
 from ..value import describe
 
 __all__ = ["ExecutorBackend", "start_method"]
@@ -222,7 +223,7 @@ class ExecutorBackend(Backend):
             crash = concurrent.futures.process.BrokenProcessPool(
                 f"a worker process died while {describe(node)} was running or queued "
                 f"(killed, out of memory, or os._exit); the task did not finish. "
-                f"Tasks submitted later run in fresh worker processes")
+                f"Tasks submitted later run in fresh worker processes{_main_guard_hint()}")
             crash.__cause__ = error
             error = crash
         start_all(fail(node, error))
@@ -294,6 +295,30 @@ class ExecutorBackend(Backend):
         self.inbox.put(None)
         if executor is not None:
             executor.shutdown(wait=False)
+
+
+def _main_guard_hint() -> str:
+    """A hint when the main script has no ``if __name__ == "__main__":`` guard.
+
+    Worker processes import the main script (forkserver and spawn do), so
+    one that makes a processes pool and submits at its top level does so
+    again in every worker, which dies of it ("bootstrapping phase"): the
+    parent only sees its workers die.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not isinstance(path, str):
+        return ""
+    try:
+        with open(path, encoding="utf-8") as source:
+            if "__main__" in source.read():
+                return ""
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return (f". {path} has no `if __name__ == \"__main__\":` guard: worker processes "
+            f"import the main script, so one that makes a processes pool and submits at "
+            f"its top level does it again in every worker, which then dies. Put that code "
+            f"under the guard")
 
 
 def _give_up(node: Node, error: BaseException) -> None:

@@ -36,10 +36,10 @@ from collections.abc import Sequence
 from time import perf_counter
 
 from ..admission import start_all
-from ..graph import claim, fail, finish
 from ..inputs import ready_arguments
 from ..node import DONE, QUEUED, Node
 from ..protocols import Backend, PoolHandle
+from ..run import claim, fail, finish
 from ..value import describe
 from ..waiting import enter_worker
 

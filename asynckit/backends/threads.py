@@ -24,9 +24,10 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from ..admission import start
-from ..graph import claim, execute, settle
+from ..graph import settle
 from ..node import QUEUED, RUNNING, Node, _acquire, _locked, _release, _wait_unlocked
 from ..protocols import Backend, PoolHandle
+from ..run import claim, execute
 from ..value import describe
 from ..waiting import _local, enter_worker
 
@@ -200,6 +201,8 @@ class ThreadBackend(Backend):
 
 def _work(ref: weakref.ref[ThreadBackend], queue: SimpleQueue[Node | None],
           idle: list[None], pool_ref: weakref.ref[PoolHandle]) -> None:
+    # One worker thread's loop, in one piece on purpose: the claim, the run
+    # and running next what the settle made ready are every task's path.
     enter_worker(pool_ref, ref)  # type: ignore[arg-type]
     get_nowait = queue.get_nowait
     backend: ThreadBackend | None = ref()

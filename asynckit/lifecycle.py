@@ -128,6 +128,7 @@ def register_exit_wait(pool: Managed) -> None:
     pool_ref = weakref.ref(pool)
 
     def wait() -> None:
+        _begin_exit()
         pool = pool_ref()
         if pool is not None:
             wait_at_exit(pool)
@@ -141,6 +142,21 @@ def register_exit_wait(pool: Managed) -> None:
 # -- exit ----------------------------------------------------------------------
 
 
+def _begin_exit() -> None:
+    """The program has ended (the first of asynckit's exit hooks runs).
+
+    From now on only running tasks may submit (nested work must finish); any
+    other thread (a daemon that keeps submitting) is refused, so the exit
+    wait ends. The pools' backends stay open for that nested work, and a
+    process pool is left for concurrent.futures' own exit hook to shut down.
+    """
+    global _exiting
+    _exiting = True
+    for pool in list(_pools):
+        pool._closed = True
+
+
+
 def at_exit() -> None:
     # Runs before the interpreter joins threads and tears modules down: the
     # program's pending work is finished here, so nothing is dropped, unless
@@ -148,13 +164,8 @@ def at_exit() -> None:
     # tasks are waited for.
     # (Python sets sys.last_type, and from 3.12 sys.last_exc, when an
     # exception reaches the top level: before this hook runs.)
-    global _exited, _exiting
-    # From now on only running tasks may submit (nested work must finish);
-    # any other thread (a daemon that keeps submitting) is refused, so this
-    # wait ends. The pools' backends stay open for that nested work.
-    _exiting = True
-    for pool in list(_pools):
-        pool._closed = True
+    global _exited
+    _begin_exit()
     interrupted_here = False
     cancelled_before = _cancelled()
     stopping = getattr(sys, "last_type", None) is KeyboardInterrupt \

@@ -123,7 +123,7 @@ def wait_for(node: Node, timeout: float | None = None) -> bool:
     A worker that waits (untimed) for a queued task of its own backend runs
     it right here, in its own place: nested waits never deadlock, even with
     one worker. A timed wait must not run arbitrary user code past its
-    deadline, and any other thread (the main thread, a worker of another
+    deadline (except at exit, when it would otherwise deadlock), and any other thread (the main thread, a worker of another
     pool) only waits: running the task there would run more of that pool's
     tasks at once than its ``worker_count`` (a ``Pool(1)`` that serialises
     access to something would not).
@@ -132,7 +132,10 @@ def wait_for(node: Node, timeout: float | None = None) -> bool:
         return True
     backend = current_backend()
     if backend is not None:
-        if timeout is None and node.state == QUEUED and node.backend is backend:
+        # (Timed too once the program exits: from 3.12 no thread can start
+        # then, so no other thread may be lent to run it.)
+        if node.state == QUEUED and node.backend is backend \
+                and (timeout is None or lifecycle.exiting()):
             backend.run_here(node)
             if node.state >= DONE:
                 return True

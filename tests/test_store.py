@@ -500,6 +500,35 @@ def _assert_every_row_loads_whole(store: Store, path: Path, size: int) -> None:
         assert len(value) == size and value == value[:1] * size
 
 
+OPENER = """
+import sys
+from asynckit import Store
+store = Store(sys.argv[1])
+store.put("key" + sys.argv[2], "f", int(sys.argv[2]), "f()")
+store.close()
+"""
+
+
+@pytest.mark.timeout(120)
+def test_processes_that_create_one_store_at_once_all_open_it(tmp_path: Path) -> None:
+    # Creating the file and switching it to WAL take locks that SQLite's
+    # busy timeout does not wait for: the store waits for them itself.
+    script = tmp_path / "opener.py"
+    script.write_text(OPENER)
+    for round in range(3):
+        path = tmp_path / f"r{round}.db"
+        procs = [subprocess.Popen([sys.executable, str(script), str(path), str(i)],
+                                  stderr=subprocess.PIPE, text=True) for i in range(4)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=100)
+            assert proc.returncode == 0, err
+        store = Store(path)
+        try:
+            assert store.entries() == [("f", 4, sum(len(pickle.dumps(i, 5)) for i in range(4)))]
+        finally:
+            store.close()
+
+
 @pytest.mark.timeout(120)
 def test_sigkill_mid_write_never_leaves_a_wrong_or_truncated_entry(tmp_path: Path) -> None:
     script = tmp_path / "writer.py"

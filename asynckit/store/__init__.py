@@ -21,6 +21,7 @@ import os
 import pickle
 import sqlite3
 import threading
+import time
 import warnings
 import weakref
 from pathlib import Path
@@ -119,6 +120,27 @@ class Store:
         return connection
 
     def _open(self, connection: sqlite3.Connection) -> None:
+        # Another process creating the file or switching it to WAL holds a
+        # lock that SQLite's busy handler does not wait for (journal_mode
+        # fails at once): wait for it here, a bounded backoff.
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        delay = 0.005
+        while True:
+            try:
+                return self._open_once(connection)
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise ValueError(f"store {str(self.path)!r} cannot be opened: "
+                                     f"{error}") from None
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"store {str(self.path)!r} stayed locked by another "
+                                       f"process for {BUSY_TIMEOUT:.0f} s") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def _open_once(self, connection: sqlite3.Connection) -> None:
         try:
             tables = {name for (name,) in connection.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -126,7 +148,9 @@ class Store:
                 raise ValueError(f"{str(self.path)!r} is an SQLite database but not an "
                                  f"asynckit store (its tables: {', '.join(sorted(tables))}): "
                                  f"choose another path")
-            connection.execute("PRAGMA journal_mode = WAL")
+            (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+            if mode.lower() != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("BEGIN IMMEDIATE")  # two processes may create it at once
             try:
@@ -135,10 +159,13 @@ class Store:
                         connection.execute(statement)
                 connection.execute("COMMIT")
             except BaseException:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
                 raise
             (found,) = connection.execute(
                 "SELECT value FROM asynckit_meta WHERE name = 'format'").fetchone()
+        except sqlite3.OperationalError:
+            raise  # locked, busy: _open waits and tries again
         except sqlite3.DatabaseError as error:
             raise ValueError(self._corrupt(error)) from None
         if found != FORMAT:

@@ -9,6 +9,7 @@ from .asynclist import AsyncList
 from .dot import to_dot
 from .errors import CancelledError
 from .helpers import as_completed, cancel, exception, future, state, unwrap
+from .inputs import opaque
 from .pool import Pool, do, task, wait
 from .store import Store
 from .value import AsyncValue
@@ -24,6 +25,7 @@ __all__ = [
     "do",
     "exception",
     "future",
+    "opaque",
     "state",
     "task",
     "to_dot",

@@ -1,26 +1,28 @@
-"""AsyncList: one AsyncValue for many, and ``pool.map``'s result iterator.
+"""AsyncList: one AsyncValue for many; ``pool.map``'s result and its iterator.
 
 An AsyncList's record is a GATHER node: it never runs code; it counts its
 items down like a task counts its inputs, and settles (``graph.settle``)
 with the list of their results, or the first failure in list order, as
 :func:`gather_outcome` decides. Iterating it yields each item as soon as
-that item is ready (``Executor.map`` semantics), so it is also the iterator
-``pool.map`` returns.
+that item is ready (``Executor.map`` semantics, through a
+:class:`MapIterator`). ``pool.map`` returns a :class:`MapResult`, an
+AsyncList that is also its own iterator, or with ``buffersize`` a bare
+:class:`MapIterator` that submits the calls as it goes.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from time import perf_counter
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import wrapt
 
 from .node import DONE, GATHER, Node, _lock
 from .value import AsyncValue, _publish, _task_of, _wrapped_of, describe
 
-__all__ = ["AsyncList", "PROXY_TYPES", "gather_outcome"]
+__all__ = ["AsyncList", "MapResult", "MapIterator", "PROXY_TYPES", "gather_outcome"]
 
 T = TypeVar("T")
 
@@ -34,24 +36,22 @@ class AsyncList(AsyncValue[list[T]]):
     tasks. ``len()`` is known at once and never blocks. Iterating yields each
     item's result in order as soon as that item is ready and raises a failed
     item's exception when iteration reaches it (``Executor.map`` semantics);
-    for ``pool.map(..., timeout=t)`` iteration raises :class:`TimeoutError`
-    once ``t`` seconds have passed since the call.
+    each ``iter()`` starts from the first item.
     """
 
-    __slots__ = ("_self_length", "_self_deadline", "_self_from_map")
+    __slots__ = ("_self_length",)
 
-    def __init__(self, values: Iterable[Any] = (), *, _deadline: float | None = None,
-                 _from_map: bool = False) -> None:
-        items = list(values)
+    def __init__(self, values: Iterable[Any] = ()) -> None:
+        self._self_gather(list(values))
+
+    def _self_gather(self, items: list[Any]) -> None:
         node = Node(None, None, GATHER, items, None, None, "AsyncList")
         wrapt.BaseObjectProxy.__init__(self, None)  # type: ignore[arg-type]
         self._self_task = node
         self._self_length = len(items)
-        self._self_deadline = _deadline
-        self._self_from_map = _from_map
         # Weakly: its node lives on while its items run, and must not keep
-        # the list alive for them. Nobody holding the list means nobody can
-        # ask for the rest of a pool.map (see _iterate). Tasks are different:
+        # the list alive for them. Nobody holding a map result means nobody
+        # can ask for the rest of it (see MapIterator). Tasks are different:
         # their node holds their proxy, so that fire and forget works.
         node.proxy = weakref.ref(self)
         inputs = [_task_of(item) for item in items if type(item) in PROXY_TYPES]
@@ -92,55 +92,163 @@ class AsyncList(AsyncValue[list[T]]):
         items = self._self_task.args
         if items is None:  # settled: iterate the result itself
             return iter(self.get())
-        # The iterator holds the items, never this list (only a weak
-        # reference, for pool.map): no cycle, so a map result dropped in the
-        # middle of an iteration is freed, and its iteration closed, at once.
-        owner = weakref.ref(self) if self._self_from_map else None
-        return _iterate(items, self._self_deadline, owner)
+        return MapIterator(items)
 
     def __reversed__(self) -> Iterator[T]:
         return reversed(self.get())
 
 
-def _iterate(items: list[Any], deadline: float | None,
-             owner: weakref.ref[AsyncList[Any]] | None) -> Iterator[Any]:
-    """Each item's result in order, as soon as it is ready (``AsyncList.__iter__``).
+class MapResult(AsyncList[T]):
+    """What ``pool.map`` returns: an :class:`~asynckit.AsyncList` that is also its own iterator.
 
-    For a ``pool.map`` result (``owner`` set), ``Executor.map`` semantics:
-    an error or a timeout here cancels the calls not started; so does an
-    iteration closed early (a ``break``, a dropped iterator) once nothing
-    can ask for the rest any more, i.e. once the map result itself is gone.
-    While the user still holds it, ``next(iter(results))`` followed by
-    ``list(results)`` cancels nothing.
+    As an iterator it is the map's one iteration (``Executor.map``'s
+    generator): ``next(r)``, ``for x in r`` and ``list(r)`` each go on from
+    where the last one stopped, ``iter(r)`` gives that same iteration, and
+    ``r.close()`` ends it: it never blocks, and cancels the calls that have
+    not started. As a value it is the whole list: ``r.get()``, ``len(r)``
+    (every call, known at once) and passing ``r`` to a task do not depend on
+    how far iteration went. ``close`` and ``__next__`` are its only names
+    beyond an AsyncList's (a list result has neither, so they hide nothing).
+    Once nothing holds it (``for x in pool.map(...)`` holds only the
+    iteration), results already yielded are let go.
     """
-    taken = 0
-    try:
-        for item in items:
-            if type(item) not in PROXY_TYPES:
-                yield item
-            elif deadline is None:
-                inner = _task_of(item)
-                if inner.state == DONE and inner.remote is None:
-                    yield _wrapped_of(item)  # settled: the C field, no method call
-                else:
-                    yield item.get()
-            else:
-                if not item.wait(max(deadline - perf_counter(), 0.0)):
-                    raise TimeoutError(f"pool.map: {describe(item._self_task)} "
-                                       f"was not ready before the timeout")
-                yield item.get()
-            taken += 1
-    except GeneratorExit:
-        if owner is not None and owner() is None and taken < len(items):
-            _cancel_rest(items[taken:])
-        raise
-    except BaseException:
-        if owner is not None:
-            _cancel_rest(items[taken:])  # the late one too, if it has not started
-        raise
+
+    __slots__ = ("_self_iterator",)
+
+    def __init__(self, values: list[AsyncValue[T]], deadline: float | None = None) -> None:
+        self._self_gather(values)
+        # The iteration holds this map result weakly: a `for` loop over
+        # `pool.map(...)` holds only the iteration, so the map result goes at
+        # once, and with it what keeps yielded results alive.
+        self._self_iterator: MapIterator[T] = MapIterator(values, deadline, weakref.ref(self))
+
+    def __iter__(self) -> MapIterator[T]:
+        return self._self_iterator
+
+    def __next__(self) -> T:
+        return self._self_iterator.__next__()
+
+    def close(self) -> None:
+        """End the iteration: cancel the calls not started (never blocks).
+
+        As ``Executor.map``'s generator does on ``close()``, so
+        ``contextlib.closing(pool.map(...))`` works. Calls already running
+        finish; ``get()`` then raises the cancelled calls' ``CancelledError``.
+        """
+        self._self_iterator.close()
 
 
-def _cancel_rest(items: list[Any]) -> None:
+class MapIterator(Generic[T]):
+    """Results in order, each as soon as it is ready (``Executor.map`` semantics).
+
+    Made by ``iter()`` of an :class:`~asynckit.AsyncList`, by a :class:`MapResult` for its one
+    iteration, and returned by ``pool.map(..., buffersize=n)``, where it
+    submits the calls itself: at most ``n`` submitted and not yet yielded,
+    the input read as results are taken.
+
+    For a map (not a plain AsyncList): a failed call's exception, raised
+    when iteration reaches it, and a timeout cancel the calls not started,
+    and so does ``close()``; an iteration dropped before its end cancels them
+    too once nothing holds the map result (a ``break`` out of ``for x in
+    pool.map(...)``); one never started cancels nothing (fire and forget). Once the map result is gone, results already yielded
+    are not kept (CPython's bpo-14406).
+    """
+
+    __slots__ = ("_items", "_next", "_kept", "_deadline", "_owner", "_cancels", "_refill",
+                 "_started", "__weakref__")
+
+    def __init__(self, items: MutableSequence[Any], deadline: float | None = None,
+                 owner: weakref.ref[Any] | None = None,
+                 refill: Callable[[], AsyncValue[T] | None] | None = None) -> None:
+        # The items: an AsyncList's own list (shared with its record), or
+        # with `refill` a deque of the calls submitted and not yet yielded.
+        # None once the iteration has ended.
+        self._items: MutableSequence[Any] | None = items
+        self._next = 0  # the next item's index (a list) or 0 (a deque: its head)
+        self._kept = 0  # items before this index may still be held for the map result
+        self._deadline = deadline
+        self._owner = owner
+        self._cancels = owner is not None or refill is not None
+        self._refill = refill
+        self._started = False
+
+    def __iter__(self) -> MapIterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        items = self._items
+        if items is None:
+            raise StopIteration
+        self._started = True
+        index = self._next
+        if index >= len(items):
+            self._items = None
+            raise StopIteration
+        try:
+            result = _result_of(items[index], self._deadline)
+        except BaseException:
+            if self._cancels:
+                _cancel_rest(_rest(items, index))  # the late one too, if not started
+            self._items = None
+            raise
+        refill = self._refill
+        if refill is not None:
+            del items[0]  # a deque: its head, now yielded, is let go
+            try:
+                more = refill()
+            except BaseException:
+                self.close()
+                raise
+            if more is not None:
+                items.append(more)
+        else:
+            self._next = index + 1
+            owner = self._owner
+            if owner is not None and owner() is None:
+                # Nobody can ask the map result for these any more.
+                for taken in range(self._kept, index + 1):
+                    items[taken] = None
+                self._kept = index + 1
+        return result  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """End the iteration, cancelling the calls not started (never blocks)."""
+        items = self._items
+        self._items = None
+        if items is not None and self._cancels:
+            _cancel_rest(_rest(items, self._next))
+
+    def __del__(self) -> None:
+        # Dropped after its start, before its end: as Executor.map's
+        # generator, cancel the rest, unless the map result is still held
+        # (its rest is wanted). One never started cancels nothing, as a
+        # generator never started runs no `finally`: `pool.map(f, xs)` left
+        # unread is fire and forget.
+        if self._started and self._items is not None and self._cancels and (
+                self._owner is None or self._owner() is None):
+            self.close()
+
+
+def _result_of(item: Any, deadline: float | None) -> Any:
+    """An item's result, waiting until ``deadline`` at most (a local: no frame keeps it)."""
+    if type(item) not in PROXY_TYPES:
+        return item
+    if deadline is None:
+        inner = _task_of(item)
+        if inner.state == DONE and inner.remote is None:
+            return _wrapped_of(item)  # settled: the C field, no method call
+        return item.get()
+    if not item.wait(max(deadline - perf_counter(), 0.0)):
+        raise TimeoutError(f"pool.map: {describe(item._self_task)} "
+                           f"was not ready before the timeout")
+    return item.get()
+
+
+def _rest(items: MutableSequence[Any], index: int) -> Iterable[Any]:
+    return items if index == 0 else items[index:]  # a deque's index is 0: no slicing
+
+
+def _cancel_rest(items: Iterable[Any]) -> None:
     """Cancel the items not started, each through its own pool."""
     by_pool: dict[int, tuple[Any, list[Node]]] = {}
     for item in items:
@@ -152,7 +260,7 @@ def _cancel_rest(items: list[Any]) -> None:
         pool._cancel_nodes(nodes)
 
 
-PROXY_TYPES = frozenset({AsyncValue, AsyncList})
+PROXY_TYPES = frozenset({AsyncValue, AsyncList, MapResult})
 
 
 def gather_outcome(items: list[Any]) -> tuple[list[Any] | None, Node | None, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 
-__all__ = ["CancelledError", "check_timeout"]
+__all__ = ["CancelledError", "check_timeout", "check_buffersize"]
 
 
 class CancelledError(concurrent.futures.CancelledError):
@@ -31,3 +31,15 @@ def check_timeout(timeout: object, what: str) -> float | None:
     if timeout != timeout:
         raise ValueError(f"{what} takes a timeout in seconds or None, not NaN")
     return timeout
+
+
+def check_buffersize(buffersize: object) -> int | None:
+    """``pool.map``'s ``buffersize``: None, or an int >= 1 (as Python 3.14's
+    ``Executor.map`` checks it, except that ``True`` is refused too)."""
+    if buffersize is None:
+        return None
+    if isinstance(buffersize, bool) or not isinstance(buffersize, int):
+        raise TypeError(f"buffersize must be an int >= 1 or None, not {buffersize!r}")
+    if buffersize < 1:
+        raise ValueError(f"buffersize must be None or >= 1, not {buffersize}")
+    return buffersize

@@ -6,77 +6,242 @@ their subclasses, to any depth. :func:`find_inputs` finds them at the call;
 once they have settled, :func:`resolve` and :func:`plain` hand the task
 their plain results. Both look at ``type()`` first: asking a proxy anything
 else would be a use, and block.
+
+Three hazards shape the scan, each met by users of ``concurrent.futures``:
+
+- Other threads may mutate a container while it is scanned (the shared
+  results dict that tasks write into). Every read of a container is one C
+  call (``set(map(type, obj))``, ``tuple(obj)``, ``tuple(obj.values())``),
+  in which no other thread runs (see :func:`_stable`); a container is
+  looked into only through such a snapshot, and the task still gets the
+  user's own object when nothing in it needs replacing.
+- Any depth: both walks keep their own stack, never Python's.
+- Size: a container is first summed up by the set of its items' types, one
+  C-level pass over it, with no copy. Only when that set holds an
+  AsyncValue or a container do we snapshot it and loop over the items in
+  Python, so a list of ten million numbers costs what ``set(map(type,
+  items))`` costs. :func:`opaque` skips even that.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Callable
+from itertools import chain
+from operator import is_
+from typing import Any, Generic, TypeVar
 
-from .asynclist import PROXY_TYPES, AsyncList
+from .asynclist import PROXY_TYPES
 from .node import DONE, Node
-from .value import AsyncValue, _task_of, _wrapped_of
+from .value import _task_of, _wrapped_of
 
-__all__ = ["ATOMS", "find_inputs", "plain", "resolve"]
+__all__ = ["ATOMS", "opaque", "find_inputs", "scan", "plain", "resolve", "ready_arguments"]
+
+T = TypeVar("T")
 
 # Types that can never contain an AsyncValue: the scan skips them at once.
 ATOMS = frozenset({int, float, str, bytes, bool, type(None), complex, bytearray,
                     range, type, memoryview})
+
+#: What the scan looks inside (and their subclasses); everything else is opaque.
+CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+class opaque(Generic[T]):  # lower case: used like a function, asynckit.opaque(obj)
+    """Pass ``obj`` to a task as it is, without looking inside it for AsyncValues.
+
+    ``pool.do(fn, asynckit.opaque(big_dict))``: ``fn`` receives ``big_dict``
+    itself, and the call costs nothing for its size. AsyncValues inside it
+    are not dependencies; they reach the task as proxies (using one there
+    waits for it). Mark a whole argument, positional or keyword, as passed
+    to ``do``, ``submit``, ``map`` or a ``@pool.task`` function; an ``opaque``
+    found inside another container is a :class:`TypeError` at the call.
+    """
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: T) -> None:
+        self.obj = obj
+
+    def __repr__(self) -> str:
+        return f"asynckit.opaque({self.obj!r})"
+
+
+def _nested_opaque() -> TypeError:
+    return TypeError("asynckit.opaque() marks a whole argument of a call: pass "
+                     "opaque(obj) as the argument itself, not inside a list, tuple, "
+                     "dict or set")
+
+
+def scan(args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+         ) -> tuple[list[Node] | None, tuple[Any, ...], dict[str, Any] | None]:
+    """``find_inputs``, plus the arguments as the task gets them (opaque ones unwrapped)."""
+    found = find_inputs(args, kwargs)
+    if any(type(arg) is opaque for arg in args):
+        args = tuple(arg.obj if type(arg) is opaque else arg for arg in args)
+    if kwargs and any(type(arg) is opaque for arg in kwargs.values()):
+        kwargs = {key: arg.obj if type(arg) is opaque else arg for key, arg in kwargs.items()}
+    return found, args, kwargs
 
 
 def find_inputs(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> list[Node] | None:
     """The nodes of every AsyncValue in ``args``/``kwargs``, or None if there are none.
 
     Looks inside lists, tuples (namedtuples too), dicts (keys and values), sets
-    and frozensets, and their subclasses, to any depth. Checks ``type()``
-    first: asking a proxy anything else would be a use, and block.
+    and frozensets, and their subclasses, to any depth, in C-level snapshots
+    (see the module's docstring). Checks ``type()`` first: asking a proxy
+    anything else would be a use, and block. An argument marked
+    :func:`opaque` is skipped.
     """
     found: list[Node] | None = None
-    for arg in args:
-        kind = type(arg)
-        if kind in PROXY_TYPES:
-            if found is None:
-                found = [_task_of(arg)]
-            else:
-                found.append(_task_of(arg))
-        elif kind not in ATOMS:
-            found = _scan(arg, found, set())
-    if kwargs:
-        for arg in kwargs.values():
+    todo: list[Any] | None = None
+    for group in (args, kwargs.values()) if kwargs else (args,):
+        for arg in group:
             kind = type(arg)
             if kind in PROXY_TYPES:
                 if found is None:
                     found = [_task_of(arg)]
                 else:
                     found.append(_task_of(arg))
-            elif kind not in ATOMS:
-                found = _scan(arg, found, set())
+            elif kind not in ATOMS and kind is not opaque and issubclass(kind, CONTAINERS):
+                if todo is None:
+                    todo = [arg]
+                else:
+                    todo.append(arg)
+    if todo is not None:
+        found = _scan(todo, [] if found is None else found)
+    return found or None
+
+
+def _stable(read: Callable[[Any], list[Any]], obj: Any) -> list[Any]:
+    """``read(obj)``, tried again should another thread change ``obj`` meanwhile.
+
+    Each read is C calls alone over a built-in container (``tuple(obj)``,
+    ``set(map(type, obj))``): they call no Python code, so under the GIL no
+    other thread runs in the middle of one and nothing changes under it. A
+    subclass's own ``__iter__`` (or a metaclass's ``__hash__``) may run
+    Python code, and let another thread in: then the read is tried again
+    (as on a free-threaded build, where no GIL holds the others off).
+    """
+    for _attempt in range(99):
+        try:
+            return read(obj)
+        except RuntimeError:  # "changed size during iteration"
+            continue
+    try:
+        return read(obj)
+    except RuntimeError as error:  # the user's own error, or a container never still
+        raise RuntimeError(f"asynckit could not read a {type(obj).__name__} argument "
+                           f"({error}); pass asynckit.opaque(obj) to skip the scan") from error
+
+
+def _kinds(obj: Any) -> list[set[type]]:
+    """The types of the items of a container (a dict: of its keys, and of its values)."""
+    if isinstance(obj, dict):
+        return [set(map(type, obj)), set(map(type, obj.values()))]
+    return [set(map(type, obj))]
+
+
+def _items(obj: Any) -> list[tuple[Any, ...]]:
+    """A snapshot of a container's items (a dict: its keys and its values, apart)."""
+    if isinstance(obj, dict):
+        return [tuple(obj), tuple(obj.values())]
+    return [tuple(obj)]
+
+
+def _pairs(obj: Any) -> list[tuple[Any, ...]]:
+    """A snapshot of a container's items, a dict's as ``(k0, v0, k1, v1, ...)``."""
+    if isinstance(obj, dict):
+        return [tuple(chain.from_iterable(tuple(obj.items())))]
+    return [tuple(obj)]
+
+
+def _look_inside(kinds: set[type]) -> tuple[bool, bool]:
+    """Does a snapshot with items of these types hold (AsyncValues, containers)?"""
+    values = containers = False
+    for kind in kinds:
+        if kind in PROXY_TYPES:
+            values = True
+        elif kind not in ATOMS and issubclass(kind, CONTAINERS):
+            containers = True
+    return values, containers
+
+
+def _scan(todo: list[Any], found: list[Node]) -> list[Node]:
+    """Add the nodes of the AsyncValues inside the containers ``todo`` to ``found``."""
+    seen: set[int] = set()
+    keep = []  # what we looked into, so that no id() in `seen` is reused meanwhile
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:  # shared, or a container that contains itself
+            continue
+        seen.add(id(obj))
+        keep.append(obj)
+        kinds = set().union(*_stable(_kinds, obj))  # one C-level pass: the common case
+        if kinds <= ATOMS:
+            continue
+        if opaque in kinds:
+            raise _nested_opaque()
+        values, containers = _look_inside(kinds)
+        if not values and not containers:  # numbers and objects of the user's own types
+            continue
+        for items in _stable(_items, obj):
+            if not containers:
+                if kinds <= PROXY_TYPES:  # a list of AsyncValues: the gather idiom
+                    try:
+                        found.extend(map(_task_of, items))
+                        continue
+                    except TypeError:  # changed since `kinds`: look at each item
+                        pass
+                found.extend([_task_of(item) for item in items
+                              if type(item) in PROXY_TYPES])
+                continue
+            for item in items:
+                kind = type(item)
+                if kind in PROXY_TYPES:
+                    found.append(_task_of(item))
+                elif kind not in ATOMS and issubclass(kind, CONTAINERS):
+                    todo.append(item)
     return found
 
 
-def _scan(obj: Any, found: list[Node] | None, seen: set[int]) -> list[Node] | None:
-    kind = type(obj)
-    if kind in PROXY_TYPES:
-        if found is None:
-            return [_task_of(obj)]
-        found.append(_task_of(obj))
-        return found
-    if kind in ATOMS:
-        return found
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        if id(obj) in seen:  # a container that contains itself
-            return found
-        seen.add(id(obj))
-        for item in obj:
-            found = _scan(item, found, seen)
-    elif isinstance(obj, dict):
-        if id(obj) in seen:
-            return found
-        seen.add(id(obj))
-        for key, item in obj.items():
-            found = _scan(key, found, seen)
-            found = _scan(item, found, seen)
-    return found
+# --------------------------------------------------------------------------
+# Making arguments plain
+
+
+def _result(value: Any) -> Any:
+    node = _task_of(value)
+    if node.state == DONE and node.remote is None:
+        return _wrapped_of(value)  # settled here: the C field, no method call
+    return value.get()
+
+
+class _Frame:
+    """One container being made plain: its snapshot, and its items made plain so far."""
+
+    __slots__ = ("obj", "items", "done")
+
+    def __init__(self, obj: Any, items: tuple[Any, ...]) -> None:
+        self.obj = obj
+        self.items = items
+        self.done: list[Any] = []
+
+
+def _frame(obj: Any) -> _Frame | None:
+    """A frame for ``obj``, or None if nothing inside it needs replacing."""
+    kinds = set().union(*_stable(_kinds, obj))  # one C-level pass: the common case
+    if kinds <= ATOMS:
+        return None
+    values, containers = _look_inside(kinds)
+    if not values and not containers:
+        return None
+    frame = _Frame(obj, _stable(_pairs, obj)[0])
+    # Flat (AsyncValues among plain items): all at once. Checked on the
+    # snapshot, since the container may have changed after `kinds`.
+    if not containers and not _look_inside(set(map(type, frame.items)))[1]:
+        frame.done = [_result(item) if type(item) in PROXY_TYPES else item
+                      for item in frame.items]
+    return frame
 
 
 def plain(obj: Any) -> Any:
@@ -84,44 +249,79 @@ def plain(obj: Any) -> Any:
 
     Containers that hold AsyncValues are rebuilt with their own type; others
     are returned as they are (the same object), so a task that is handed a
-    list it should mutate gets that very list.
+    list it should mutate gets that very list. Walks any depth (its own
+    stack), in C-level snapshots of each container. A container that
+    contains itself is left as it is below the first level.
     """
     kind = type(obj)
     if kind in PROXY_TYPES:
-        node = _task_of(obj)
-        if node.state == DONE and node.remote is None:
-            return _wrapped_of(obj)  # settled here: the C field, no method call
-        return obj.get()
-    if kind in ATOMS:
+        return _result(obj)
+    if kind in ATOMS or not issubclass(kind, CONTAINERS):
         return obj
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        items = [plain(item) for item in obj]
-        if all(new is old for new, old in zip(items, obj, strict=True)):
-            return obj
-        if kind is list or kind is tuple or kind is set or kind is frozenset:
-            return kind(items)
-        if isinstance(obj, tuple):
-            if hasattr(obj, "_fields"):  # a namedtuple
-                return kind(*items)
-            return kind(items)
-        rebuilt: Any = copy.copy(obj)  # a list or set subclass: keep its attributes
-        rebuilt.clear()
-        if isinstance(obj, list):
-            rebuilt.extend(items)
+    root = _frame(obj)
+    if root is None:
+        return obj
+    stack = [root]
+    active = {id(obj)}  # containers on the stack: a cycle is left as it is
+    made: dict[int, Any] = {}  # id -> plain version, for containers met twice
+    while True:
+        frame = stack[-1]
+        items, done = frame.items, frame.done
+        while len(done) < len(items):
+            item = items[len(done)]
+            kind = type(item)
+            if kind in PROXY_TYPES:
+                done.append(_result(item))
+            elif kind in ATOMS or not issubclass(kind, CONTAINERS) or id(item) in active:
+                done.append(item)
+            elif id(item) in made:
+                done.append(made[id(item)])
+            else:
+                child = _frame(item)
+                if child is None:
+                    made[id(item)] = item
+                    done.append(item)
+                else:
+                    active.add(id(item))
+                    stack.append(child)
+                    break
         else:
-            rebuilt.update(items)
-        return rebuilt
+            stack.pop()
+            active.discard(id(frame.obj))
+            rebuilt = _rebuild(frame)
+            if not stack:
+                return rebuilt
+            made[id(frame.obj)] = rebuilt
+            stack[-1].done.append(rebuilt)
+
+
+def _rebuild(frame: _Frame) -> Any:
+    """The frame's container with its items made plain: the same object if none changed."""
+    obj, items = frame.obj, frame.done
+    if all(map(is_, items, frame.items)):
+        return obj
+    kind = type(obj)
+    if kind is list or kind is tuple or kind is set or kind is frozenset:
+        return kind(items)
     if isinstance(obj, dict):
-        pairs = [(plain(key), plain(item)) for key, item in obj.items()]
-        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, obj.items(), strict=True)):
-            return obj
+        pairs = zip(items[::2], items[1::2], strict=True)
         if kind is dict:
             return dict(pairs)
-        rebuilt = copy.copy(obj)  # OrderedDict, defaultdict, …: keep the type
+        rebuilt: Any = copy.copy(obj)  # OrderedDict, defaultdict, …: keep the type
         rebuilt.clear()
         rebuilt.update(pairs)
         return rebuilt
-    return obj
+    if isinstance(obj, tuple):
+        if hasattr(obj, "_fields"):  # a namedtuple
+            return kind(*items)
+        return kind(items)
+    rebuilt = copy.copy(obj)  # a list or set subclass: keep its attributes
+    rebuilt.clear()
+    if isinstance(obj, list):
+        rebuilt.extend(items)
+    else:
+        rebuilt.update(items)
+    return rebuilt
 
 
 def resolve(args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -135,7 +335,7 @@ def resolve(args: tuple[Any, ...]) -> tuple[Any, ...]:
     resolved = []
     for arg in args:
         kind = type(arg)
-        if kind is AsyncValue or kind is AsyncList:
+        if kind in PROXY_TYPES:
             resolved.append(_wrapped_of(arg))
         elif kind in ATOMS:
             resolved.append(arg)

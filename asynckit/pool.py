@@ -15,29 +15,22 @@ import itertools
 import os
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import lifecycle
 from .admission import Timer, admit, start_all
-from .asynclist import AsyncList
+from .asynclist import MapIterator, MapResult
 from .backends import make_backend
-from .cache import Stored, call_key, function_identity
-from .errors import check_timeout
-from .graph import abandon, cancel, link, settle
-from .inputs import ATOMS, find_inputs
+from .cache import cached_call_of, look_up, open_store
+from .errors import check_buffersize, check_timeout
+from .graph import abandon, cancel, link
+from .inputs import ATOMS, scan
 from .node import CANCELLED, QUEUED, RUNNING, Node, name_of
 from .protocols import Backend
-from .store import Store
-from .task import (
-    TaskFunction,
-    TaskSpec,
-    cached_call_of,
-    is_coroutine_function,
-    make_spec,
-    not_callable,
-)
+from .task import TaskFunction, TaskSpec, is_coroutine_function, make_spec, not_callable
 from .value import AsyncValue, _set_task, _task_of, new_value
 from .waiting import Drain, current_pool
 
@@ -91,8 +84,7 @@ class Pool(concurrent.futures.Executor):
     - ``backend``: ``"threads"`` (default), ``"processes"`` or ``"dask"``;
       ``executor=`` any :class:`concurrent.futures.Executor`; ``client=`` a
       ``distributed.Client`` (or ``backend="dask", address="tcp://…"``).
-    - ``store``: an SQLite file (made if missing) keeping the results of
-      ``@pool.task(cache=True)`` functions for reruns (``pool.store``, a :class:`Store`).
+    - ``store``: a file keeping ``cache=True`` results for reruns (:class:`Store`).
 
     A Pool is a :class:`concurrent.futures.Executor`: ``submit`` returns a
     standard Future, ``map`` keeps ``Executor.map`` semantics, and
@@ -123,10 +115,7 @@ class Pool(concurrent.futures.Executor):
         self._closed = lifecycle.exiting()
         self._timer: Timer | None = None
         self._loop_backend: Backend | None = None
-        if store is not None and (client is not None or backend == "dask"):
-            raise ValueError("store= is not supported on the Dask backend (results stay "
-                             "on the cluster); use threads or processes for a resumable run")
-        self.store = None if store is None else Store(store)  # for cache=True functions
+        self.store = open_store(store, backend, client)  # for cache=True functions
         self._backend = make_backend(self, backend, self._worker_count, executor, client,
                                      address)
         # Weakly: the drain must not keep its pool alive (see backends.threads).
@@ -195,8 +184,8 @@ class Pool(concurrent.futures.Executor):
             worker_of = current_pool()
             if worker_of is not self and (worker_of is None or not lifecycle.exiting()):
                 raise lifecycle.refusal(self.name)
-        if spec is not None and spec.store is not None:
-            return self._submit_cached(fn, args, kwargs, spec, name, after, backend)
+        if spec is not None and spec.store is not None:  # cache=True: look it up first
+            return look_up(self, spec, fn, args, kwargs, name, after, backend)
         if backend is None:
             code = getattr(fn, "__code__", None)
             if spec is None and (type(fn) is _BuiltinFunction if code is None
@@ -212,8 +201,8 @@ class Pool(concurrent.futures.Executor):
         # Scan first: if a container's iteration raises, the caller gets the
         # error and the pool keeps no node that would never settle. Plain
         # scalars and AsyncValues, the common cases, are seen here without a
-        # call (inputs.find_inputs, inlined); containers and keywords take
-        # the full scan.
+        # call (inputs.find_inputs, inlined); containers, keywords and
+        # opaque() arguments take the full scan.
         inputs = None
         for arg in args:
             kind = type(arg)
@@ -223,11 +212,11 @@ class Pool(concurrent.futures.Executor):
                 else:
                     inputs.append(_task_of(arg))
             elif kind not in ATOMS:
-                inputs = find_inputs(args, kwargs)
+                inputs, node.args, node.kwargs = scan(args, kwargs)
                 break
         else:
             if kwargs:
-                inputs = find_inputs(args, kwargs)
+                inputs, node.args, node.kwargs = scan(args, kwargs)
         self._live.add(node)
         if inputs is None and after is None:
             if spec is None:
@@ -242,24 +231,6 @@ class Pool(concurrent.futures.Executor):
                 backend.submit(node)
         elif backend.wants_pending:
             backend.pending(node, after)
-        return proxy
-
-    def _submit_cached(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
-                       spec: TaskSpec, name: str | None, after: Node | None,
-                       backend: Backend | None) -> AsyncValue[Any]:
-        """A ``cache=True`` call: its key (a ``TypeError`` here, at the call, for an
-        argument that cannot be keyed); a hit settles at once, its result read on
-        first use; a miss runs with the call's own spec, which saves its result."""
-        label = name or name_of(fn)
-        key = call_key(spec, fn, args, kwargs, label)
-        call, store = spec.for_call(key), spec.store
-        if after is not None or store is None or not store.contains(key):
-            return self._submit(fn, args, kwargs, call, name, after, backend)
-        node = Node(self, backend or self._backend, None, None, None, call, label)
-        node.remote = Stored(store, key, spec.function, label, fn, args, kwargs)
-        proxy = new_value(node)
-        self._live.add(node)
-        settle(node)  # nothing depends on it yet: this makes nothing ready
         return proxy
 
     def _backend_for(self, fn: Any, spec: TaskSpec | None, what: str) -> Backend:
@@ -290,31 +261,67 @@ class Pool(concurrent.futures.Executor):
 
         return future(self._submit(fn, args, kwargs, None, None))
 
-    def map(self, fn: Callable[..., R], *iterables: Iterable[Any], timeout: float | None = None,
-            chunksize: int = 1, progress: bool = False) -> AsyncList[R]:
-        """Run ``fn`` over the iterables at once; an :class:`AsyncList` of results in order.
+    @overload
+    def map(self, fn: Callable[..., R], *iterables: Iterable[Any],
+            timeout: float | None = None, chunksize: int = 1, buffersize: None = None,
+            progress: bool = False) -> MapResult[R]: ...
 
-        ``Executor.map`` semantics: every call is submitted now; iterating the
-        result yields results in input order as they are ready, raises the
-        first failed call's exception when it gets there, and raises
+    @overload
+    def map(self, fn: Callable[..., R], *iterables: Iterable[Any],
+            timeout: float | None = None, chunksize: int = 1, buffersize: int,
+            progress: bool = False) -> MapIterator[R]: ...
+
+    def map(self, fn: Callable[..., R], *iterables: Iterable[Any], timeout: float | None = None,
+            chunksize: int = 1, buffersize: int | None = None,
+            progress: bool = False) -> MapResult[R] | MapIterator[R]:
+        """Run ``fn`` over the iterables (``Executor.map``); results in input order.
+
+        Every call is submitted now. The result is an iterator with
+        ``Executor.map`` semantics and an :class:`AsyncList` value (a
+        :class:`~asynckit.asynclist.MapResult`): ``next(r)`` and ``for`` loops
+        yield results in order as they are ready, each going on where the last
+        stopped; the first failed call raises when reached, and
         :class:`TimeoutError` once ``timeout`` seconds have passed since this
-        call. Iteration that stops early (an error, a timeout, a ``break``)
-        cancels the calls that have not started, as ``Executor.map`` does.
-        ``chunksize`` is accepted for compatibility and ignored.
+        call. Iteration that ends early (an error, a timeout, ``r.close()``,
+        or a ``break`` once nothing else holds ``r``) cancels the calls not
+        started; ``r.close()`` never blocks (``contextlib.closing`` works).
+        As a value: ``r.get()`` is every result, ``len(r)`` the number of
+        calls (at once), and ``r`` can be passed to a task.
+
+        ``buffersize=n`` (Python 3.14's keyword): at most ``n`` calls
+        submitted and not yet yielded, the iterables read as results are
+        taken. The result is then only an iterator (a
+        :class:`~asynckit.asynclist.MapIterator`, like ``Executor.map``'s
+        generator): no ``len()`` (the input is not read ahead), no ``get()``;
+        ``list(r)`` gives every result. ``chunksize`` is ignored on threads.
         """
         if not callable(fn):
             raise not_callable(fn, "pool.map()")
         if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
             raise ValueError(f"chunksize must be an int >= 1, not {chunksize!r}")
+        if check_buffersize(buffersize) is not None and progress:
+            raise ValueError("pool.map(progress=True) counts every call up front: "
+                             "it does not go with buffersize")
         timeout = check_timeout(timeout, "pool.map()")
         if progress:  # before submitting: without tqdm, fail with nothing started
             from .progress import track
         deadline = None if timeout is None else perf_counter() + timeout
         fn, submit, spec, label, backend = cached_call_of(fn) or (
             fn, self._submit, None, None, self._backend_for(fn, None, "pool.map()"))
+        if buffersize is not None:
+            source = zip(*iterables, strict=False)
+
+            def refill() -> AsyncValue[Any] | None:
+                for args in source:
+                    return submit(fn, args, None, spec, label, None, backend)
+                return None
+
+            buffer = deque(submit(fn, args, None, spec, label, None, backend)
+                           for args in itertools.islice(source, buffersize))
+            return MapIterator(buffer, deadline, refill=refill)
         values = [submit(fn, args, None, spec, label, None, backend)
                   for args in zip(*iterables, strict=False)]
-        result: AsyncList[R] = AsyncList(values, _deadline=deadline, _from_map=True)
+        result: MapResult[R] = MapResult(values, deadline)
         if progress:
             track([value._self_task for value in values], desc=name_of(fn))
         return result
@@ -343,24 +350,18 @@ class Pool(concurrent.futures.Executor):
         exactly like ``pool.do(fn, ...)``. ``async def`` functions run on the
         pool's event loop.
 
-        Options: ``retries`` re-runs a call that raised one of ``retry_on``
-        (exception classes), after ``retry_delay`` seconds, doubling each time;
-        ``limit`` caps how many calls of this function run at once (waiting
-        calls hold no worker); ``name`` labels the task in reprs and pictures;
-        ``cache=True`` keeps each successful result in the pool's store, where
-        a rerun finds it instead of running the call.
+        Options: ``retries`` re-runs a call that raised one of ``retry_on`` (exception
+        classes), after ``retry_delay`` seconds, doubling each time; ``limit`` caps how
+        many calls of this function run at once (waiting calls hold no worker); ``name``
+        labels the task in reprs and pictures; ``cache=True`` keeps results for reruns.
         """
         target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
-        spec = make_spec(target, retries, retry_on, retry_delay, limit, name, cache,
-                         self.store)
+        spec = make_spec(target, retries, retry_on, retry_delay, limit, name, cache, self.store)
         if fn is None:
             def decorate(fn: Any) -> Any:
                 return self.task(fn, retries=retries, retry_on=retry_on,
-                                 retry_delay=retry_delay, limit=limit, name=name,
-                                 cache=cache)
+                                 retry_delay=retry_delay, limit=limit, name=name, cache=cache)
             return decorate
-        if spec is not None and spec.store is not None:
-            spec.function, spec.identity = function_identity(target)
         if retries and retry_delay:
             # Start the retry timer now, in the program's normal flow: from
             # 3.12 no thread can start once the interpreter is exiting.
@@ -422,8 +423,6 @@ class Pool(concurrent.futures.Executor):
 
     def _close_backends(self) -> None:
         self._backend.close()
-        if self.store is not None:
-            self.store.close()
         if self._loop_backend is not None:
             self._loop_backend.close()
         if self._timer is not None:

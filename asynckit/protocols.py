@@ -78,6 +78,12 @@ class PoolHandle(Protocol):
         """Start the HELD ``node`` again after ``delay`` seconds (a retry)."""
         ...
 
+    def _submit(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+                spec: Any, name: str | None, after: Node | None = None,
+                backend: Backend | None = None) -> AsyncValue[Any]:
+        """Submit a call with these options (``cache.look_up`` submits a miss)."""
+        ...
+
 
 class Backend:
     """Where ready tasks run: a typed interface with no-op defaults.

@@ -14,7 +14,7 @@ from types import FunctionType
 from typing import Any
 
 from .admission import release_slot
-from .asynclist import PROXY_TYPES, AsyncList
+from .asynclist import PROXY_TYPES
 from .graph import settle
 from .inputs import plain, resolve
 from .node import (
@@ -31,7 +31,7 @@ from .node import (
     name_of,
 )
 from .protocols import Backend
-from .value import AsyncValue, _task_of, _wrapped_of, describe
+from .value import _task_of, _wrapped_of, describe
 
 __all__ = ["claim", "execute", "finish", "fail"]
 
@@ -81,7 +81,7 @@ def execute(node: Node, worker: Backend | None = None) -> Sequence[Node]:
         del node
         return fail(failed.pop(), error)
     node.took = perf_counter() - started
-    if node.spec is None and type(result) is not AsyncValue and type(result) is not AsyncList:
+    if node.spec is None and type(result) not in PROXY_TYPES:
         # finish(), inlined for the common case (one call less per task).
         if node.name is None:
             fn = node.fn

@@ -14,6 +14,7 @@ import wrapt
 
 from .admission import Limiter
 from .asynclist import PROXY_TYPES
+from .keys import function_identity
 from .node import HELD, QUEUED, Node, name_of
 from .value import describe
 
@@ -21,8 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .protocols import Backend
     from .store import Store
 
-__all__ = ["TaskSpec", "TaskFunction", "make_spec", "cached_call_of", "is_coroutine_function",
-           "not_callable"]
+__all__ = ["TaskSpec", "TaskFunction", "make_spec", "is_coroutine_function", "not_callable"]
 
 
 class TaskSpec:
@@ -110,9 +110,12 @@ def make_spec(fn: Any, retries: Any, retry_on: Any, retry_delay: Any, limit: Any
                         f"{name_of(fn)}: a task returns one value; collect the "
                         f"items in an async def function that returns a list")
     is_async = is_coroutine_function(fn)
-    if retries or limit is not None or is_async or cache:
-        return TaskSpec(retries, retry_on, float(retry_delay), limit, is_async,
-                        store if cache else None)
+    if cache:
+        spec = TaskSpec(retries, retry_on, float(retry_delay), limit, is_async, store)
+        spec.function, spec.identity = function_identity(fn)
+        return spec
+    if retries or limit is not None or is_async:
+        return TaskSpec(retries, retry_on, float(retry_delay), limit, is_async)
     return None
 
 
@@ -139,16 +142,6 @@ class TaskFunction(wrapt.FunctionWrapper[Any, Any]):
 
 _call_of = TaskFunction.__dict__["_self_call"].__get__
 
-
-def cached_call_of(fn: Any) -> tuple[Any, Any, TaskSpec, str, Backend | None] | None:
-    """What calling a ``cache=True`` task function submits, else None: ``pool.map``
-    submits its calls themselves, so that each has its key (a task that called
-    the function would only return its value)."""
-    if type(fn) is TaskFunction:
-        call = _call_of(fn)
-        if call[2] is not None and call[2].store is not None:
-            return call  # type: ignore[no-any-return]
-    return None
 
 
 def is_coroutine_function(fn: Any) -> bool:

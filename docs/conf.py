@@ -74,7 +74,8 @@ class _Shown:
 
 
 # Classes a user never calls: a signature would invite AsyncValue(...).
-_MADE_BY_THE_LIBRARY = {"asynckit.AsyncValue"}
+_MADE_BY_THE_LIBRARY = {"asynckit.AsyncValue", "asynckit.asynclist.MapResult",
+                        "asynckit.asynclist.MapIterator"}
 
 
 def _public_signature(app: Any, what: str, name: str, obj: Any, options: Any,

@@ -96,7 +96,7 @@ def test_futures_work_with_concurrent_futures_wait_and_as_completed(pool: Pool) 
         [n * 2 for n in range(10)]
 
 
-def test_map_returns_an_async_list_in_input_order(pool: Pool) -> None:
+def test_map_returns_an_async_list_in_input_order(pool: Pool) -> None:  # and an iterator
     result = pool.map(pow, range(10), range(10))
     assert isinstance(result, AsyncList)
     assert len(result) == 10
@@ -178,13 +178,16 @@ def test_map_iteration_that_stops_early_cancels_the_calls_not_started() -> None:
         assert 2 not in seen and 3 not in seen, seen
 
     with Pool(worker_count=2) as pool:
-        # While the user holds the map result, taking the head (a dropped
-        # iterator, a break) cancels nothing: the rest is still wanted.
+        # While the user holds the map result, taking the head (a break)
+        # cancels nothing: the rest is still wanted. The map result is its
+        # own iterator, so each loop goes on where the last one stopped
+        # (Executor.map's generator), and the value is still the whole list.
         results = pool.map(abs, range(-4, 0))
         assert next(iter(results)) == 4
         for _head in results:
             break
-        assert list(results) == [4, 3, 2, 1]
+        assert list(results) == [2, 1]
+        assert results.get() == [4, 3, 2, 1] and len(results) == 4
 
 
 def test_iterating_an_async_list_to_the_end_cancels_nothing(pool: Pool) -> None:
@@ -483,3 +486,39 @@ def test_wrap_future_of_async_value() -> None:
     finally:
         gate.set()
         pool.shutdown()
+
+
+def test_max_workers_is_a_read_only_alias_of_worker_count() -> None:
+    with Pool(worker_count=3) as pool:
+        assert pool._max_workers == 3
+        pool.worker_count = 5
+        assert pool._max_workers == 5
+        with pytest.raises(AttributeError):
+            pool._max_workers = 2  # type: ignore[misc]
+
+
+@pytest.mark.timeout(60)
+def test_dask_threaded_scheduler_runs_on_the_pool() -> None:
+    # dask.threaded reads pool._max_workers to size its scheduler (issue 13:
+    # `pool=` failed every time without it).
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    x = da.arange(100_000, chunks=10_000)
+    y = (x * 2 + 1).reshape(1000, 100)
+    computation = (y.sum(axis=0), (y ** 2).mean(), y.T.dot(y)[:3, :3])
+    with concurrent.futures.ThreadPoolExecutor(4) as executor:
+        expected = dask.compute(*computation, scheduler="threads", pool=executor)
+    ran_on: set[str] = set()
+    with Pool(worker_count=4, name="dask-pool") as pool:
+        got = dask.compute(*computation, scheduler="threads", pool=pool)
+        with dask.config.set(pool=pool, scheduler="threads"):
+            again = dask.compute(*computation)
+            pool_thread = dask.compute(
+                da.from_array([0], chunks=1).map_blocks(
+                    lambda block: (ran_on.add(threading.current_thread().name), block)[1]))
+    assert pool_thread[0].tolist() == [0]
+    # (map_blocks also calls it once here, in this thread, to learn the output's type)
+    assert any(name.startswith("dask-pool") for name in ran_on), ran_on
+    for result in (got, again):
+        for mine, theirs in zip(result, expected, strict=True):
+            assert mine.shape == theirs.shape and (mine == theirs).all()

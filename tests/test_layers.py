@@ -31,7 +31,8 @@ LAYERS = {
     "asynckit.graph": 7,  # link, the one settle, cancel, gather
     "asynckit.run": 8,  # execute/finish/fail a claimed task
     "asynckit.task": 7,  # @pool.task options
-    "asynckit.cache": 7,  # keys of cache=True calls, the lazy result of a hit
+    "asynckit.keys": 6,  # the keys of cache=True calls
+    "asynckit.cache": 8,  # a cache=True call's look-up, the lazy result of a hit
     "asynckit.backends": 9,
     "asynckit.backends.threads": 9,
     "asynckit.backends.loop": 9,

@@ -651,3 +651,14 @@ def test_a_value_found_in_the_store_is_usable_after_its_pool_has_shut_down(
             download, total = make_graph(pool, [])
             value = total([download(u) for u in "ab"])
         assert value == 6  # the rerun's row is read after the pool closed its store
+
+
+def test_map_with_a_buffersize_caches_each_call(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    calls: list[str] = []
+    for _ in range(2):
+        with Pool(2, store=path) as pool:
+            download, _ = make_graph(pool, calls)
+            assert list(pool.map(download, "abcde", buffersize=2)) == [
+                c.encode() * 3 for c in "abcde"]
+    assert len(calls) == 5  # the second run found every call in the store

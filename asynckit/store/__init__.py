@@ -273,7 +273,8 @@ class Store:
                 "writes": self.writes}
 
     def close(self) -> None:
-        """Close the database (the pool does, once shut down and drained)."""
+        """Close the database connection now (it is closed when the store is
+        dropped, and at exit, anyway); a later use opens it again."""
         with self._mutex:
             if self._finalizer is not None:
                 self._finalizer()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
-import os
 import threading
 import weakref
 from collections import deque
@@ -30,7 +29,14 @@ from .graph import abandon, cancel, link
 from .inputs import ATOMS, scan
 from .node import CANCELLED, QUEUED, RUNNING, Node, name_of
 from .protocols import Backend
-from .task import TaskFunction, TaskSpec, is_coroutine_function, make_spec, not_callable
+from .task import (
+    TaskFunction,
+    TaskSpec,
+    check_worker_count,
+    is_coroutine_function,
+    make_spec,
+    not_callable,
+)
 from .value import AsyncValue, _set_task, _task_of, new_value
 from .waiting import Drain, current_pool
 
@@ -38,6 +44,7 @@ R = TypeVar("R")
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Coroutine
+    from os import PathLike
     from typing import Protocol
 
     # Typing decision: ``@pool.task`` turns a function returning R into a
@@ -62,15 +69,6 @@ _BuiltinFunction = type(len)  # never a coroutine function
 _new_proxy = AsyncValue.__new__  # see value.new_value: no __init__ on the hot path
 
 
-def _check_worker_count(worker_count: Any) -> int:
-    if isinstance(worker_count, bool) or not isinstance(worker_count, int):
-        raise TypeError(f"worker_count must be an int >= 1 (or None for the default), "
-                        f"not {type(worker_count).__name__} {worker_count!r}")
-    if worker_count < 1:
-        raise ValueError(f"worker_count must be >= 1, not {worker_count}")
-    return worker_count
-
-
 class Pool(concurrent.futures.Executor):
     """Runs functions in parallel and hands back :class:`AsyncValue` results.
 
@@ -79,6 +77,7 @@ class Pool(concurrent.futures.Executor):
 
     - ``worker_count``: threads for the default backend, default
       ``min(32, os.cpu_count() + 4)``; readable and settable on a live pool.
+      ``max_workers=`` (ThreadPoolExecutor's name) is accepted for it.
       Threads start on demand; an idle pool uses no CPU, and a pool dropped
       with nothing pending lets its threads go.
     - ``backend``: ``"threads"`` (default), ``"processes"`` or ``"dask"``;
@@ -101,10 +100,9 @@ class Pool(concurrent.futures.Executor):
     def __init__(self, worker_count: int | None = None, *, backend: str = "threads",
                  executor: concurrent.futures.Executor | None = None, client: Any = None,
                  address: str | None = None, name: str | None = None,
-                 store: str | os.PathLike[str] | None = None) -> None:
-        if worker_count is None:
-            worker_count = min(32, (os.cpu_count() or 1) + 4)
-        self._worker_count = _check_worker_count(worker_count)
+                 max_workers: int | None = None,
+                 store: str | PathLike[str] | None = None) -> None:
+        self._worker_count = check_worker_count(worker_count, max_workers)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         self.name = name or f"asynckit-{next(_serial)}"
@@ -144,7 +142,9 @@ class Pool(concurrent.futures.Executor):
 
     @worker_count.setter
     def worker_count(self, worker_count: int) -> None:
-        self._worker_count = _check_worker_count(worker_count)
+        if worker_count is None:
+            raise TypeError("worker_count must be an int >= 1, not None")
+        self._worker_count = check_worker_count(worker_count)
         self._backend.resize(worker_count)
 
     @property

@@ -8,6 +8,7 @@ common case: the hot path then tests ``spec is None`` and nothing else).
 from __future__ import annotations
 
 import inspect
+import os
 from typing import TYPE_CHECKING, Any
 
 import wrapt
@@ -22,7 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .protocols import Backend
     from .store import Store
 
-__all__ = ["TaskSpec", "TaskFunction", "make_spec", "is_coroutine_function", "not_callable"]
+__all__ = ["TaskSpec", "TaskFunction", "make_spec", "check_worker_count",
+           "is_coroutine_function", "not_callable"]
 
 
 class TaskSpec:
@@ -159,3 +161,25 @@ def not_callable(fn: Any, what: str) -> TypeError:
             f"{what} got a coroutine object, not a function: pass the async "
             f"function and its arguments, e.g. pool.do(fetch, url), not pool.do(fetch(url))")
     return TypeError(f"{what} needs a callable, not {type(fn).__name__} {fn!r:.60}")
+
+
+def check_worker_count(worker_count: Any, max_workers: Any = None) -> int:
+    """``Pool(worker_count)`` checked (None: the default); ``max_workers`` is
+    ThreadPoolExecutor's name for it, accepted for code written for that,
+    with that class's own check."""
+    if max_workers is not None:
+        if worker_count is not None:
+            raise TypeError("pass worker_count or max_workers (its ThreadPoolExecutor "
+                            "name), not both")
+        if isinstance(max_workers, int) and not isinstance(max_workers, bool) \
+                and max_workers <= 0:
+            raise ValueError("max_workers must be greater than 0")
+        worker_count = max_workers
+    if worker_count is None:
+        return min(32, (os.cpu_count() or 1) + 4)
+    if isinstance(worker_count, bool) or not isinstance(worker_count, int):
+        raise TypeError(f"worker_count must be an int >= 1 (or None for the default), "
+                        f"not {type(worker_count).__name__} {worker_count!r}")
+    if worker_count < 1:
+        raise ValueError(f"worker_count must be >= 1, not {worker_count}")
+    return worker_count

@@ -27,7 +27,7 @@ def compute(base: str) -> None:
     # processes=False: workers are threads of this process, talking in-process
     # (no sockets); processes=True would start worker processes on 127.0.0.1.
     cluster = LocalCluster(n_workers=2, threads_per_worker=2,  # type: ignore[no-untyped-call]
-                           processes=False, dashboard_address=None)
+                           processes=False, dashboard_address=":0")  # any free port
     client = Client(cluster)  # type: ignore[no-untyped-call]
     with cluster, client:
         pool = Pool(client=client)

@@ -45,7 +45,7 @@ class PoolExecutor(Pool):
                  initializer: Any = None, initargs: tuple[Any, ...] = ()) -> None:
         if initializer is not None:
             raise TypeError("PoolExecutor takes no initializer")
-        super().__init__(max_workers, name=thread_name_prefix or None)
+        super().__init__(max_workers=max_workers, name=thread_name_prefix or None)
 
 
 class PoolMixin(util.ExecutorMixin):  # type: ignore[misc]
@@ -61,13 +61,8 @@ PRIVATE_OR_BY_NAME = {
 }
 
 #: Run, and expected to fail, for the reason given (unittest.expectedFailure:
-#: should one start to pass, the run says so).
-EXPECTED_FAILURES = {
-    # It matches ThreadPoolExecutor's message, "max_workers must be greater
-    # than 0"; the Pool raises the ValueError with its own parameter's name:
-    # "worker_count must be >= 1, not 0".
-    "test_max_workers_negative",
-}
+#: should one start to pass, the run says so). None today.
+EXPECTED_FAILURES: set[str] = set()
 
 CASES = {
     "ExecutorTest": (executor.ExecutorTest, test_thread_pool.ThreadPoolExecutorTest),

@@ -18,7 +18,7 @@ distributed = pytest.importorskip("distributed")
 def cluster():
     """One cluster of two worker processes for the whole module (they are slow to start)."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                   ) as cluster, distributed.Client(cluster) as client:
         yield cluster, client
 

@@ -627,3 +627,15 @@ def test_default_pool_do_task_wait():
     v = double(asynckit.do(ident, 4))
     assert asynckit.wait(10) is True
     assert v.is_set() and v == 8
+
+
+def test_max_workers_is_accepted_as_threadpoolexecutors_name_for_worker_count() -> None:
+    pool = Pool(max_workers=3)
+    try:
+        assert pool.worker_count == 3 and pool._max_workers == 3
+    finally:
+        pool.shutdown()
+    with pytest.raises(ValueError, match="max_workers must be greater than 0"):
+        Pool(max_workers=0)
+    with pytest.raises(TypeError, match="not both"):
+        Pool(2, max_workers=3)

@@ -11,6 +11,7 @@ from .errors import CancelledError
 from .helpers import as_completed, cancel, exception, future, state, unwrap
 from .inputs import opaque
 from .pool import Pool, do, task, wait
+from .store import Store
 from .value import AsyncValue
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "AsyncValue",
     "CancelledError",
     "Pool",
+    "Store",
     "as_completed",
     "cancel",
     "do",

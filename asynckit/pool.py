@@ -23,6 +23,7 @@ from . import lifecycle
 from .admission import Timer, admit, start_all
 from .asynclist import MapIterator, MapResult
 from .backends import make_backend
+from .cache import cached_call_of, look_up, open_store
 from .errors import check_buffersize, check_timeout
 from .graph import abandon, cancel, link
 from .inputs import ATOMS, scan
@@ -43,6 +44,7 @@ R = TypeVar("R")
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Coroutine
+    from os import PathLike
     from typing import Protocol
 
     # Typing decision: ``@pool.task`` turns a function returning R into a
@@ -71,7 +73,7 @@ class Pool(concurrent.futures.Executor):
     """Runs functions in parallel and hands back :class:`AsyncValue` results.
 
     ``Pool(worker_count=None, *, backend="threads", executor=None, client=None,
-    address=None, name=None)``
+    address=None, name=None, store=None)``
 
     - ``worker_count``: threads for the default backend, default
       ``min(32, os.cpu_count() + 4)``; readable and settable on a live pool.
@@ -81,6 +83,7 @@ class Pool(concurrent.futures.Executor):
     - ``backend``: ``"threads"`` (default), ``"processes"`` or ``"dask"``;
       ``executor=`` any :class:`concurrent.futures.Executor`; ``client=`` a
       ``distributed.Client`` (or ``backend="dask", address="tcp://…"``).
+    - ``store``: a file keeping ``cache=True`` results for reruns (:class:`Store`).
 
     A Pool is a :class:`concurrent.futures.Executor`: ``submit`` returns a
     standard Future, ``map`` keeps ``Executor.map`` semantics, and
@@ -97,7 +100,8 @@ class Pool(concurrent.futures.Executor):
     def __init__(self, worker_count: int | None = None, *, backend: str = "threads",
                  executor: concurrent.futures.Executor | None = None, client: Any = None,
                  address: str | None = None, name: str | None = None,
-                 max_workers: int | None = None) -> None:
+                 max_workers: int | None = None,
+                 store: str | PathLike[str] | None = None) -> None:
         self._worker_count = check_worker_count(worker_count, max_workers)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
@@ -109,6 +113,7 @@ class Pool(concurrent.futures.Executor):
         self._closed = lifecycle.exiting()
         self._timer: Timer | None = None
         self._loop_backend: Backend | None = None
+        self.store = open_store(store, backend, client)  # for cache=True functions
         self._backend = make_backend(self, backend, self._worker_count, executor, client,
                                      address)
         # Weakly: the drain must not keep its pool alive (see backends.threads).
@@ -179,6 +184,8 @@ class Pool(concurrent.futures.Executor):
             worker_of = current_pool()
             if worker_of is not self and (worker_of is None or not lifecycle.exiting()):
                 raise lifecycle.refusal(self.name)
+        if spec is not None and spec.store is not None:  # cache=True: look it up first
+            return look_up(self, spec, fn, args, kwargs, name, after, backend)
         if backend is None:
             code = getattr(fn, "__code__", None)
             if spec is None and (type(fn) is _BuiltinFunction if code is None
@@ -299,20 +306,20 @@ class Pool(concurrent.futures.Executor):
         if progress:  # before submitting: without tqdm, fail with nothing started
             from .progress import track
         deadline = None if timeout is None else perf_counter() + timeout
-        backend = self._backend_for(fn, None, "pool.map()")
-        submit = self._submit
+        fn, submit, spec, label, backend = cached_call_of(fn) or (
+            fn, self._submit, None, None, self._backend_for(fn, None, "pool.map()"))
         if buffersize is not None:
             source = zip(*iterables, strict=False)
 
             def refill() -> AsyncValue[Any] | None:
                 for args in source:
-                    return submit(fn, args, None, None, None, None, backend)
+                    return submit(fn, args, None, spec, label, None, backend)
                 return None
 
-            buffer = deque(submit(fn, args, None, None, None, None, backend)
+            buffer = deque(submit(fn, args, None, spec, label, None, backend)
                            for args in itertools.islice(source, buffersize))
             return MapIterator(buffer, deadline, refill=refill)
-        values = [submit(fn, args, None, None, None, None, backend)
+        values = [submit(fn, args, None, spec, label, None, backend)
                   for args in zip(*iterables, strict=False)]
         result: MapResult[R] = MapResult(values, deadline)
         if progress:
@@ -330,11 +337,11 @@ class Pool(concurrent.futures.Executor):
     def task(self, fn: None = None, /, *, retries: int = 0,
              retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
              retry_delay: float = 0.0, limit: int | None = None, name: str | None = None,
-             ) -> _TaskDecorator: ...
+             cache: bool = False) -> _TaskDecorator: ...
 
     def task(self, fn: Any = None, /, *, retries: int = 0,
              retry_on: Any = (Exception,), retry_delay: float = 0.0,
-             limit: int | None = None, name: str | None = None) -> Any:
+             limit: int | None = None, name: str | None = None, cache: bool = False) -> Any:
         """Decorate a function so that calling it runs it on this pool.
 
         Works on functions, methods, staticmethods and classmethods; the result
@@ -343,17 +350,17 @@ class Pool(concurrent.futures.Executor):
         exactly like ``pool.do(fn, ...)``. ``async def`` functions run on the
         pool's event loop.
 
-        Options: ``retries`` re-runs a call that raised one of ``retry_on``
-        (exception classes), after ``retry_delay`` seconds, doubling each time;
-        ``limit`` caps how many calls of this function run at once (waiting
-        calls hold no worker); ``name`` labels the task in reprs and pictures.
+        Options: ``retries`` re-runs a call that raised one of ``retry_on`` (exception
+        classes), after ``retry_delay`` seconds, doubling each time; ``limit`` caps how
+        many calls of this function run at once (waiting calls hold no worker); ``name``
+        labels the task in reprs and pictures; ``cache=True`` keeps results for reruns.
         """
         target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
-        spec = make_spec(target, retries, retry_on, retry_delay, limit, name)
+        spec = make_spec(target, retries, retry_on, retry_delay, limit, name, cache, self.store)
         if fn is None:
             def decorate(fn: Any) -> Any:
                 return self.task(fn, retries=retries, retry_on=retry_on,
-                                 retry_delay=retry_delay, limit=limit, name=name)
+                                 retry_delay=retry_delay, limit=limit, name=name, cache=cache)
             return decorate
         if retries and retry_delay:
             # Start the retry timer now, in the program's normal flow: from
@@ -536,7 +543,7 @@ def task(fn: Callable[..., R], /) -> Callable[..., AsyncValue[R]]: ...
 def task(fn: None = None, /, *, retries: int = 0,
          retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
          retry_delay: float = 0.0, limit: int | None = None, name: str | None = None,
-         ) -> _TaskDecorator: ...
+         cache: bool = False) -> _TaskDecorator: ...
 
 
 def task(fn: Any = None, /, **options: Any) -> Any:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .admission import Limiter
     from .node import Node
+    from .store import Store
     from .value import AsyncValue
     from .waiting import Drain
 
@@ -44,6 +45,17 @@ class Spec(Protocol):
     #: The state a call takes once its inputs have settled: HELD when it
     #: must first get a ``limit`` slot, else QUEUED (``task.TaskSpec``).
     ready_state: int
+    #: ``cache=True``: one call's key and the store its result is saved to
+    #: once it succeeds (both None for uncached calls); ``function`` names
+    #: the function in the store.
+    key: str | None
+    save_to: Store | None
+    function: str
+    identity: bytes
+
+    def save(self, node: Node, result: Any) -> None:
+        """``cache=True``: store a call's result (a no-op for other calls)."""
+        ...
 
 
 class PoolHandle(Protocol):
@@ -64,6 +76,12 @@ class PoolHandle(Protocol):
 
     def _retry_later(self, node: Node, delay: float) -> None:
         """Start the HELD ``node`` again after ``delay`` seconds (a retry)."""
+        ...
+
+    def _submit(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+                spec: Any, name: str | None, after: Node | None = None,
+                backend: Backend | None = None) -> AsyncValue[Any]:
+        """Submit a call with these options (``cache.look_up`` submits a miss)."""
         ...
 
 

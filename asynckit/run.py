@@ -94,8 +94,11 @@ def execute(node: Node, worker: Backend | None = None) -> Sequence[Node]:
 def finish(node: Node, result: Any) -> Sequence[Node]:
     """The task's function returned ``result``: settle, or follow a returned AsyncValue."""
     ready: list[Node] = []
-    if node.spec is not None:
+    spec = node.spec
+    if spec is not None:
         release_slot(node, ready)
+        if spec.save_to is not None:  # cache=True: stored before it settles
+            spec.save(node, result)
     if node.name is None:
         node.name = name_of(node.fn)
     node.fn = node.args = node.kwargs = None

@@ -14,10 +14,14 @@ from typing import TYPE_CHECKING, Any
 import wrapt
 
 from .admission import Limiter
-from .node import HELD, QUEUED, name_of
+from .asynclist import PROXY_TYPES
+from .keys import function_identity
+from .node import HELD, QUEUED, Node, name_of
+from .value import describe
 
 if TYPE_CHECKING:  # pragma: no cover
     from .protocols import Backend
+    from .store import Store
 
 __all__ = ["TaskSpec", "TaskFunction", "make_spec", "check_worker_count",
            "is_coroutine_function", "not_callable"]
@@ -26,10 +30,12 @@ __all__ = ["TaskSpec", "TaskFunction", "make_spec", "check_worker_count",
 class TaskSpec:
     """Options shared by every call of one ``@pool.task(...)`` function."""
 
-    __slots__ = ("retries", "retry_on", "retry_delay", "limiter", "is_async", "ready_state")
+    __slots__ = ("retries", "retry_on", "retry_delay", "limiter", "is_async", "ready_state",
+                 "store", "save_to", "key", "function", "identity")
 
     def __init__(self, retries: int, retry_on: tuple[type[BaseException], ...],
-                 retry_delay: float, limit: int | None, is_async: bool) -> None:
+                 retry_delay: float, limit: int | None, is_async: bool,
+                 store: Store | None = None) -> None:
         self.retries = retries
         self.retry_on = retry_on
         self.retry_delay = retry_delay
@@ -38,11 +44,44 @@ class TaskSpec:
         # The rule, stated once: a call whose inputs have settled is HELD
         # while it must get a `limit` slot first, else QUEUED for its backend.
         self.ready_state = QUEUED if self.limiter is None else HELD
+        # cache=True: the function's calls are looked up in `store` (set on
+        # the function's spec only); each call that misses runs with a spec
+        # of its own (`for_call`) that carries its `key` and the store to
+        # `save_to` once it succeeds.
+        self.store = store
+        self.save_to: Store | None = None
+        self.key: str | None = None
+        self.function = ""  # module.qualname, the entries' label in the store
+        self.identity = b""  # cache.function_identity's digest
+
+    def save(self, node: Node, result: Any) -> None:
+        """A call returned ``result``: keep it in the store if this call is cached.
+
+        Called before the call settles, so a value seen settled is stored. A
+        returned AsyncValue is not stored (its own task can be cached).
+        """
+        if self.save_to is not None and self.key is not None \
+                and type(result) not in PROXY_TYPES:
+            self.save_to.put(self.key, self.function, result, describe(node))
+
+    def for_call(self, key: str) -> TaskSpec:
+        """The spec of one cached call: these options, its key, where to save it."""
+        call = TaskSpec.__new__(TaskSpec)
+        for slot in TaskSpec.__slots__:
+            setattr(call, slot, getattr(self, slot))
+        call.save_to = self.store
+        call.store = None
+        call.key = key
+        return call
 
 
 def make_spec(fn: Any, retries: Any, retry_on: Any, retry_delay: Any, limit: Any,
-              name: Any) -> TaskSpec | None:
+              name: Any, cache: Any = False, store: Store | None = None) -> TaskSpec | None:
     """Check ``@pool.task`` options (raising at decoration); None if there are none."""
+    if not isinstance(cache, bool):
+        raise TypeError(f"cache must be True or False, not {cache!r}")
+    if cache and store is None:
+        raise ValueError("cache=True needs a pool with a store: Pool(store=\"results.db\")")
     if isinstance(retries, bool) or not isinstance(retries, int):
         raise TypeError(f"retries must be an int >= 0, not {retries!r}")
     if retries < 0:
@@ -73,6 +112,10 @@ def make_spec(fn: Any, retries: Any, retry_on: Any, retry_delay: Any, limit: Any
                         f"{name_of(fn)}: a task returns one value; collect the "
                         f"items in an async def function that returns a list")
     is_async = is_coroutine_function(fn)
+    if cache:
+        spec = TaskSpec(retries, retry_on, float(retry_delay), limit, is_async, store)
+        spec.function, spec.identity = function_identity(fn)
+        return spec
     if retries or limit is not None or is_async:
         return TaskSpec(retries, retry_on, float(retry_delay), limit, is_async)
     return None
@@ -100,6 +143,7 @@ class TaskFunction(wrapt.FunctionWrapper[Any, Any]):
 
 
 _call_of = TaskFunction.__dict__["_self_call"].__get__
+
 
 
 def is_coroutine_function(fn: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def run_example(name: str) -> list[str]:
 
 def test_every_example_is_tested_here() -> None:
     assert sorted(p.name for p in EXAMPLES.glob("*.py") if p.name != "localsite.py") == [
-        "async_scrape.py", "cluster.py", "scrape.py"]
+        "async_scrape.py", "cluster.py", "resume.py", "scrape.py"]
 
 
 @pytest.mark.timeout(120)
@@ -54,3 +55,79 @@ def test_cluster_runs_the_decorator_example_on_a_local_cluster() -> None:
     sizes = eval(lines[0])  # the page sizes, downloaded on the cluster
     assert len(sizes) == 8 and all(size > 0 for size in sizes)
     assert int(lines[1]) == sum(sizes) + 1
+
+
+@pytest.mark.timeout(120)
+def test_resume_reruns_find_everything_in_the_store() -> None:
+    lines = run_example("resume.py")
+    assert lines[-1] == "first run: 200 steps; rerun: 0 steps; same total: True"
+    assert lines.count("total 2646700") == 2
+    assert lines[-2] == "store: 201 hits, 1 rows read, 0 written"
+
+
+def _resume(tmp_path: Path, script: Path, *, stop: int | None = None,
+            how: signal.Signals = signal.SIGINT) -> tuple[int, list[str]]:
+    """Run the resume example on tmp_path's store; with ``stop``, interrupt it
+    (``how``) once ``stop`` steps have printed that they finished."""
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "dev", str(script), "--store", str(tmp_path / "r.db"),
+         "--log", str(tmp_path / "steps.log"), "--delay", "0.02"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    if stop is not None:
+        while len(lines) < stop:
+            line = proc.stdout.readline()
+            assert line, "the run ended before it was interrupted"
+            lines.append(line.strip())
+        proc.send_signal(how)
+    out, err = proc.communicate(timeout=100)
+    lines += out.splitlines()
+    if stop is None:
+        assert proc.returncode == 0, err
+    else:
+        assert proc.returncode != 0, "the interrupted run finished"
+    return proc.returncode, lines
+
+
+def _log_lines(tmp_path: Path) -> int:
+    return len((tmp_path / "steps.log").read_text().splitlines())
+
+
+def _entries(tmp_path: Path, function: str) -> int:
+    from asynckit import Store
+
+    store = Store(tmp_path / "r.db")
+    try:
+        return {name: count for name, count, _ in store.entries()}.get(function, 0)
+    finally:
+        store.close()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_an_interrupted_run_reruns_only_the_missing_calls(
+        tmp_path: Path, how: signal.Signals) -> None:
+    script = tmp_path / "resume.py"
+    script.write_text((EXAMPLES / "resume.py").read_text())
+    simulate = "__main__.run.<locals>.simulate"
+    _resume(tmp_path, script, stop=100, how=how)
+    ran_first = _log_lines(tmp_path)
+    stored = _entries(tmp_path, simulate)
+    # Part-way, by the log, not by the clock: 100 steps had printed, and at
+    # most the 4 running between their print and their write are not stored.
+    assert 100 - 4 <= stored <= ran_first < 200
+    _, lines = _resume(tmp_path, script)
+    assert _log_lines(tmp_path) - ran_first == 200 - stored  # only the missing calls ran
+    assert "total 2646700" in lines  # the answer of an uninterrupted run
+    _, lines = _resume(tmp_path, script)
+    assert _log_lines(tmp_path) - ran_first == 200 - stored  # the third run ran nothing
+    assert lines == ["total 2646700", "store: 201 hits, 1 rows read, 0 written"]
+    # Edit the function's body: every call runs again.
+    source = script.read_text()
+    assert "return i * i\n" in source
+    script.write_text(source.replace("return i * i\n", "return i * i + 0\n"))
+    before = _log_lines(tmp_path)
+    _, lines = _resume(tmp_path, script)
+    assert _log_lines(tmp_path) - before == 200
+    assert "total 2646700" in lines

@@ -21,6 +21,7 @@ LAYERS = {
     "asynckit.node": 0,  # the record, its states, the lock
     "asynckit.protocols": 0,  # the typed seams (Backend, PoolHandle, Spec)
     "asynckit.report": 1,  # unobserved-error reporting
+    "asynckit.store": 1,  # the SQLite result store (stdlib only)
     "asynckit.lifecycle": 2,  # beside all: registry, Ctrl-C, exit, fork
     "asynckit.waiting": 3,  # the one blocking-wait helper, drains
     "asynckit.value": 4,  # the proxy
@@ -30,6 +31,8 @@ LAYERS = {
     "asynckit.graph": 7,  # link, the one settle, cancel, gather
     "asynckit.run": 8,  # execute/finish/fail a claimed task
     "asynckit.task": 7,  # @pool.task options
+    "asynckit.keys": 6,  # the keys of cache=True calls
+    "asynckit.cache": 8,  # a cache=True call's look-up, the lazy result of a hit
     "asynckit.backends": 9,
     "asynckit.backends.threads": 9,
     "asynckit.backends.loop": 9,
@@ -40,6 +43,7 @@ LAYERS = {
     "asynckit.progress": 10,
     "asynckit.pool": 11,
     "asynckit": 12,
+    "asynckit.store.__main__": 12,  # python -m asynckit.store
 }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import _procfuncs as f
 import pytest
 
+import asynckit
 from asynckit import AsyncList, Pool, state
 
 
@@ -206,3 +207,25 @@ def test_a_script_without_a_main_guard_is_told_why_its_workers_die(tmp_path: Pat
                           timeout=80, cwd=tmp_path)
     assert done.returncode != 0
     assert 'has no `if __name__ == "__main__":` guard' in done.stderr, done.stderr[-2000:]
+
+
+@pytest.mark.timeout(90)
+def test_a_dead_worker_fails_only_the_calls_handed_to_worker_processes() -> None:
+    # One worker process: the dying call and the one queued behind it have
+    # been handed to the process pool's call queue; the others wait in
+    # asynckit's executor queue, never started, and run in the fresh pool.
+    pool = Pool(1, backend="processes")
+    try:
+        assert pool.do(f.add, 0, 0).get(30) == 0  # the worker process is up
+        dead = pool.do(f.kill_myself)
+        later = [pool.do(f.mul, n, 2) for n in range(8)]
+        with pytest.raises(concurrent.futures.process.BrokenProcessPool):
+            dead.get(30)
+        outcomes = [asynckit.exception(value, 30) for value in later]
+        failed = [error for error in outcomes if error is not None]
+        assert len(failed) <= 2, failed  # at most worker_count + 1 were in flight
+        assert [v.get() for v, e in zip(later, outcomes, strict=True) if e is None] == \
+            [n * 2 for n, e in zip(range(8), outcomes, strict=True) if e is None]
+        assert pool.wait(30)
+    finally:
+        pool.shutdown()

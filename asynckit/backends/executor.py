@@ -40,7 +40,7 @@ from ..asynclist import PROXY_TYPES
 from ..errors import CancelledError
 from ..graph import settle
 from ..inputs import ready_arguments
-from ..node import PENDING, QUEUED, Node
+from ..node import PENDING, QUEUED, Node, _lock
 from ..protocols import Backend, PoolHandle
 from ..report import observe
 from ..run import claim, execute, fail, finish
@@ -82,6 +82,8 @@ class ExecutorBackend(Backend):
         self.closed = False
         # Futures of tasks handed to the executor, until they complete.
         self.inflight: dict[Node, concurrent.futures.Future[Any]] = {}
+        # Of those, the ones a broken process pool failed before they started.
+        self.unstarted: set[Node] = set()
         # Interpreter exit: concurrent.futures' exit hook refuses new work
         # once it has run; this one, registered after it was imported, runs
         # before it, so the pool's pending work is finished first.
@@ -190,6 +192,15 @@ class ExecutorBackend(Backend):
 
     def _done(self, node: Node, future: concurrent.futures.Future[Any]) -> None:
         # On the executor's thread: hand over, never settle here (see module doc).
+        if self.owned and not future.cancelled() and isinstance(
+                future.exception(), concurrent.futures.process.BrokenProcessPool):
+            # A worker died and the pool fails all it holds, one future after
+            # the other, from this thread: the ones it has not failed yet and
+            # never handed to a worker process (still PENDING) had not
+            # started. They run again in the fresh pool instead of failing.
+            for other, other_future in list(self.inflight.items()):
+                if not other_future.running() and not other_future.done():
+                    self.unstarted.add(other)
         self.inbox.put((node, future))
         if self.dispatcher is None:
             self._start_dispatcher()
@@ -220,6 +231,12 @@ class ExecutorBackend(Backend):
                     broken = self.executor
                 if broken is not None and getattr(broken, "_broken", False):
                     self._replace(broken)
+            if node in self.unstarted:  # never reached a worker process: again
+                self.unstarted.discard(node)
+                with _lock:
+                    node.state = QUEUED  # ours (claimed): nobody else moves it
+                self.dispatch(node)
+                return
             crash = concurrent.futures.process.BrokenProcessPool(
                 f"a worker process died while {describe(node)} was running or queued "
                 f"(killed, out of memory, or os._exit); the task did not finish. "

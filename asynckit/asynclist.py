@@ -15,7 +15,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from time import perf_counter
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import wrapt
 
@@ -40,6 +40,12 @@ class AsyncList(AsyncValue[list[T]]):
     """
 
     __slots__ = ("_self_length",)
+
+    @overload
+    def __init__(self: AsyncList[T], values: Iterable[AsyncValue[T]]) -> None: ...
+
+    @overload
+    def __init__(self: AsyncList[T], values: Iterable[T] = ()) -> None: ...
 
     def __init__(self, values: Iterable[Any] = ()) -> None:
         self._self_gather(list(values))

@@ -45,21 +45,8 @@ R = TypeVar("R")
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Coroutine
     from os import PathLike
-    from typing import Protocol
 
-    # Typing decision: ``@pool.task`` turns a function returning R into a
-    # ``Callable[..., AsyncValue[R]]``. Its parameters are not kept: each one
-    # may receive a plain value or an AsyncValue, and no checker can see an
-    # AsyncValue[int] as an int. The result stays typed (``get()`` -> R).
-    # ``async def`` functions give AsyncValue[R] of their coroutine's R.
-
-    class _TaskDecorator(Protocol):
-        @overload
-        def __call__(self, fn: Callable[..., Coroutine[Any, Any, R]], /,
-                     ) -> Callable[..., AsyncValue[R]]: ...
-
-        @overload
-        def __call__(self, fn: Callable[..., R], /) -> Callable[..., AsyncValue[R]]: ...
+    from .task import _Task, _TaskDecorator
 
 __all__ = ["Pool", "task", "do", "wait", "default_pool"]
 
@@ -154,6 +141,10 @@ class Pool(concurrent.futures.Executor):
         return self._worker_count
 
     # -- submitting -----------------------------------------------------------
+
+    @overload
+    def do(self, fn: Callable[..., AsyncValue[R]], /, *args: Any,
+           **kwargs: Any) -> AsyncValue[R]: ...  # results flatten
 
     @overload
     def do(self, fn: Callable[..., Coroutine[Any, Any, R]], /, *args: Any,
@@ -328,10 +319,10 @@ class Pool(concurrent.futures.Executor):
 
     @overload
     def task(self, fn: Callable[..., Coroutine[Any, Any, R]], /,
-             ) -> Callable[..., AsyncValue[R]]: ...
+             ) -> _Task[R]: ...
 
     @overload
-    def task(self, fn: Callable[..., R], /) -> Callable[..., AsyncValue[R]]: ...
+    def task(self, fn: Callable[..., R], /) -> _Task[R]: ...
 
     @overload
     def task(self, fn: None = None, /, *, retries: int = 0,
@@ -518,6 +509,11 @@ def default_pool() -> Pool:
 
 
 @overload
+def do(fn: Callable[..., AsyncValue[R]], /, *args: Any, **kwargs: Any,
+       ) -> AsyncValue[R]: ...
+
+
+@overload
 def do(fn: Callable[..., Coroutine[Any, Any, R]], /, *args: Any, **kwargs: Any,
        ) -> AsyncValue[R]: ...
 
@@ -532,11 +528,11 @@ def do(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> AsyncValue[Any]:
 
 
 @overload
-def task(fn: Callable[..., Coroutine[Any, Any, R]], /) -> Callable[..., AsyncValue[R]]: ...
+def task(fn: Callable[..., Coroutine[Any, Any, R]], /) -> _Task[R]: ...
 
 
 @overload
-def task(fn: Callable[..., R], /) -> Callable[..., AsyncValue[R]]: ...
+def task(fn: Callable[..., R], /) -> _Task[R]: ...
 
 
 @overload

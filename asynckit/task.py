@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import wrapt
 
@@ -20,8 +20,34 @@ from .node import HELD, QUEUED, Node, name_of
 from .value import describe
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Coroutine
+    from typing import Protocol
+
     from .protocols import Backend
     from .store import Store
+    from .value import AsyncValue
+
+    R = TypeVar("R")
+
+    # Typing decision: ``@pool.task`` turns a function returning R into a
+    # ``_Task[R]``: called with anything, it gives an AsyncValue[R]. Its
+    # parameters are not kept: each one may receive a plain value or an
+    # AsyncValue, and no checker can see an AsyncValue[int] as an int. The
+    # result stays typed (``get()`` -> R), and ``__wrapped__`` is there.
+    # ``async def`` functions give AsyncValue[R] of their coroutine's R.
+
+    class _Task(Protocol[R]):
+        __wrapped__: Callable[..., Any]
+
+        def __call__(self, *args: Any, **kwargs: Any) -> AsyncValue[R]: ...
+
+    class _TaskDecorator(Protocol):
+        @overload
+        def __call__(self, fn: Callable[..., Coroutine[Any, Any, R]], /,
+                     ) -> _Task[R]: ...
+
+        @overload
+        def __call__(self, fn: Callable[..., R], /) -> _Task[R]: ...
 
 __all__ = ["TaskSpec", "TaskFunction", "make_spec", "check_worker_count",
            "is_coroutine_function", "not_callable"]

@@ -199,7 +199,7 @@ class AsyncValue(_ProxyBase[T]):
 
     Typing: ``AsyncValue[T]`` is generic in its result. A type checker cannot
     see an ``AsyncValue[int]`` as an ``int``, so ``@pool.task`` types the
-    decorated function as ``Callable[..., AsyncValue[R]]``: its arguments may
+    decorated function as a callable returning ``AsyncValue[R]``: its arguments may
     be plain values or AsyncValues (they are not checked), and its result is
     typed. ``get()`` returns ``T``; the result's attributes and operators
     (``v + 1``, ``v[0]``, ``len(v)``) are typed ``Any``; to hand the value to

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 USER_CODE = '''
 from __future__ import annotations
 
+from typing import assert_type
+
 import asynckit
 from asynckit import AsyncList, AsyncValue, Pool
 
@@ -60,6 +62,9 @@ print(y + 1, x < 3, len(fetch("u")), int(x), range(x), bool(y))
 text: AsyncValue[str] = label(3)
 page: AsyncValue[bytes] = fetch("https://example.org")
 doubled: AsyncValue[int] = double(x)
+assert_type(AsyncList([double(1), double(2)]), AsyncList[int])  # not AsyncList[Never]
+assert_type(pool.do(double, 1), AsyncValue[int])  # results flatten: not AsyncValue[AsyncValue]
+inline: int = double.__wrapped__(3)  # documented: the function itself
 bound: AsyncValue[int] = Client().method(4)
 powered: AsyncValue[int] = pool.do(pow, 2, 8)
 halved: AsyncValue[float] = pool.do(halve, 3)  # async def: the coroutine's result

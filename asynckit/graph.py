@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from . import lifecycle
 from .admission import release_slot
 from .asynclist import gather_outcome
 from .errors import CancelledError
@@ -245,52 +246,59 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
     reporter = None if source is None else source.reporter
     remote = node.remote
     first = node if published else None
-    if _locked():
-        _wait_unlocked()
-    with _lock:
-        prior = node.state
-        if prior >= (RUNNING if unstarted_only else DONE):
-            return -1
-        if error is not None and source is None:
-            tb = error.__traceback__
-            if not isinstance(error, CancelledError):
-                reporter = Reporter(error, tb, node.name)
-            elif tb is not None:  # a task raised it: keep where, never log it
-                reporter = Reporter(error, tb, node.name, observed=True)
-        cancelled = isinstance(error, CancelledError)
-        todo = [node]
-        while todo:
-            node = todo.pop()
-            if node.state >= DONE:
-                continue
-            if error is None:
-                proxy = node.proxy
-                if type(proxy) is weakref.ReferenceType:
-                    proxy = proxy()  # an AsyncList's (see AsyncList.__init__)
-                if remote is not None:
-                    node.remote = remote
-                elif proxy is not None and node is not first:
-                    _publish(proxy, result)  # before DONE, as in the fast path
-                node.state = DONE
-            else:
-                if node.state < RUNNING and node.fn is not GATHER:
-                    # It will never run: drop its function and arguments now,
-                    # not when a busy worker reaches it in the queue.
-                    if node.name is None:
-                        node.name = name_of(node.fn)
-                    node.fn = node.args = node.kwargs = None
-                node.error = error
-                node.reporter = reporter
-                node.state = CANCELLED if cancelled else FAILED
-            node.proxy = None
-            if node.pool is not None:
-                settled.append(node)
-            dependents = node.dependents
-            if dependents is not None:
-                node.dependents = None
-                _notify(dependents, error is not None, todo, ready, gathers, wake, callbacks,
-                        node)
-    _deliver(wake, settled, gathers if outer is None else None, callbacks, ready)
+    try:
+        if _locked():
+            _wait_unlocked()
+        with _lock:
+            prior = node.state
+            if prior >= (RUNNING if unstarted_only else DONE):
+                return -1
+            if error is not None and source is None:
+                tb = error.__traceback__
+                if not isinstance(error, CancelledError):
+                    reporter = Reporter(error, tb, node.name)
+                elif tb is not None:  # a task raised it: keep where, never log it
+                    reporter = Reporter(error, tb, node.name, observed=True)
+            cancelled = isinstance(error, CancelledError)
+            todo = [node]
+            while todo:
+                node = todo.pop()
+                if node.state >= DONE:
+                    continue
+                if error is None:
+                    proxy = node.proxy
+                    if type(proxy) is weakref.ReferenceType:
+                        proxy = proxy()  # an AsyncList's (see AsyncList.__init__)
+                    if remote is not None:
+                        node.remote = remote
+                    elif proxy is not None and node is not first:
+                        _publish(proxy, result)  # before DONE, as in the fast path
+                    node.state = DONE
+                else:
+                    if node.state < RUNNING and node.fn is not GATHER:
+                        # It will never run: drop its function and arguments now,
+                        # not when a busy worker reaches it in the queue.
+                        if node.name is None:
+                            node.name = name_of(node.fn)
+                        node.fn = node.args = node.kwargs = None
+                    node.error = error
+                    node.reporter = reporter
+                    node.state = CANCELLED if cancelled else FAILED
+                node.proxy = None
+                if node.pool is not None:
+                    settled.append(node)
+                dependents = node.dependents
+                if dependents is not None:
+                    node.dependents = None
+                    _notify(dependents, error is not None, todo, ready, gathers, wake, callbacks,
+                            node)
+        _deliver(wake, settled, gathers if outer is None else None, callbacks, ready)
+    except KeyboardInterrupt:
+        # Ctrl-C (it lands in the main thread only) between marking nodes
+        # settled and taking them out of their pools' drains: tell the drains
+        # to look for such nodes before they next sleep (Drain.wait).
+        lifecycle.note_interrupted_settle()
+        raise
     return prior
 
 

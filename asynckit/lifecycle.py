@@ -85,6 +85,15 @@ def refusal(pool_name: str) -> RuntimeError:
 # -- Ctrl-C ------------------------------------------------------------------
 
 
+#: How many settles Ctrl-C has cut short (see graph._settle, waiting.Drain.wait).
+interrupted_settles = 0
+
+
+def note_interrupted_settle() -> None:
+    global interrupted_settles
+    interrupted_settles += 1
+
+
 def interrupted() -> int:
     """Ctrl-C reached a thread waiting in asynckit: cancel all work not started.
     Returns how many tasks that cancelled."""

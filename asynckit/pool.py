@@ -284,7 +284,7 @@ class Pool(concurrent.futures.Executor):
         taken. The result is then only an iterator (a
         :class:`~asynckit.asynclist.MapIterator`, like ``Executor.map``'s
         generator): no ``len()`` (the input is not read ahead), no ``get()``;
-        ``list(r)`` gives every result. ``chunksize`` is ignored on threads.
+        ``list(r)`` gives every result. ``chunksize`` is accepted and ignored (on every backend, for now).
         """
         if not callable(fn):
             raise not_callable(fn, "pool.map()")

@@ -127,61 +127,78 @@ def wait_for(node: Node, timeout: float | None = None) -> bool:
     A worker that waits (untimed) for a queued task of its own backend runs
     it right here, in its own place: nested waits never deadlock, even with
     one worker. A timed wait must not run arbitrary user code past its
-    deadline (except at exit, when it would otherwise deadlock), and any other thread (the main thread, a worker of another
-    pool) only waits: running the task there would run more of that pool's
-    tasks at once than its ``worker_count`` (a ``Pool(1)`` that serialises
-    access to something would not).
+    deadline (except at exit, when it would otherwise deadlock), and any
+    other thread (the main thread, a worker of another pool) only waits:
+    running the task there would run more of that pool's tasks at once than
+    its ``worker_count`` (a ``Pool(1)`` that serialises access to something
+    would not). A wait that can never end raises ``RuntimeError`` instead.
     """
     if node.state >= DONE:
         return True
     backend = current_backend()
-    if backend is not None:
-        # (Timed too once the program exits: from 3.12 no thread can start
-        # then, so no other thread may be lent to run it.)
-        if node.state == QUEUED and node.backend is backend \
-                and (timeout is None or lifecycle.exiting()):
-            backend.run_here(node)
-            if node.state >= DONE:
-                return True
-        if timeout is None and node.state == RUNNING and backend.running_here(node):
-            # asyncio says it as "Task cannot await on itself".
-            raise RuntimeError(
-                f"task {node.name or name_of(node.fn)} waits for its own result, on the "
-                f"thread that runs it: that can never come (pass a timeout to wait anyway)")
-        stuck = None if node.backend is None else node.backend.blocked_on
-        if timeout is None and stuck is not None and backend.running_here(stuck):
-            raise RuntimeError(
-                f"task {node.name or name_of(node.fn)} runs on an event loop that is "
-                f"blocked waiting for the task running here ({stuck.name or name_of(stuck.fn)}):"
-                f" neither can ever finish. In the async def task, write `await value` "
-                f"instead of value.get() (or using the value)")
-        guard = _local.loop_guard
-        if guard is not None and timeout != 0:
-            guard(node)  # on a pool's event loop: raises if the wait needs that loop
-            # Blocking the loop: say on what, so that a task this waits for,
-            # which itself waits for this loop, fails instead of hanging...
-            backend.blocked_on = node
-            try:
-                # ...and look for one that is waiting already.
-                for ident, waited in list(_waiting.items()):
-                    if waited.backend is backend and waited.state < RUNNING \
-                            and node.backend is not None \
-                            and node.backend.running_on(node, ident):
-                        raise RuntimeError(
-                            f"this async def task blocks its event loop waiting for "
-                            f"{node.name or name_of(node.fn)}, which waits for a task of "
-                            f"this same loop: neither can ever finish. Write "
-                            f"`await value` instead of value.get() (or using the value)")
-                return block(node, timeout)
-            finally:
-                backend.blocked_on = None
-        if timeout is None:
-            _waiting[threading.get_ident()] = node
-            try:
-                return block(node, timeout)
-            finally:
-                _waiting.pop(threading.get_ident(), None)
+    if backend is None:
+        return block(node, timeout)
+    # (Timed too once the program exits: from 3.12 no thread can start then,
+    # so no other thread may be lent to run it.)
+    if node.state == QUEUED and node.backend is backend \
+            and (timeout is None or lifecycle.exiting()):
+        backend.run_here(node)
+        if node.state >= DONE:
+            return True
+    if timeout is None:
+        _refuse_waiting_for_itself(node, backend)
+    guard = _local.loop_guard
+    if guard is not None and timeout != 0:
+        guard(node)  # on a pool's event loop: raises if the wait needs that loop
+        return _block_the_loop(node, backend, timeout)
+    if timeout is None:
+        _waiting[threading.get_ident()] = node  # for _block_the_loop's check
+        try:
+            return block(node, timeout)
+        finally:
+            _waiting.pop(threading.get_ident(), None)
     return block(node, timeout)
+
+
+def _name(node: Node) -> str:
+    return node.name or name_of(node.fn)
+
+
+def _refuse_waiting_for_itself(node: Node, backend: Backend) -> None:
+    """A worker's untimed wait that can never end: raise instead of hanging."""
+    if node.state == RUNNING and backend.running_here(node):
+        # asyncio says it as "Task cannot await on itself".
+        raise RuntimeError(
+            f"task {_name(node)} waits for its own result, on the thread that runs "
+            f"it: that can never come (pass a timeout to wait anyway)")
+    stuck = None if node.backend is None else node.backend.blocked_on
+    if stuck is not None and backend.running_here(stuck):
+        raise RuntimeError(
+            f"task {_name(node)} runs on an event loop that is blocked waiting for the "
+            f"task running here ({_name(stuck)}): neither can ever finish. In the async "
+            f"def task, write `await value` instead of value.get() (or using the value)")
+
+
+def _block_the_loop(node: Node, loop: Backend, timeout: float | None) -> bool:
+    """The event loop's thread blocks on ``node`` (an ``async def`` task's get()).
+
+    It says on what (``blocked_on``), so that a task it waits for, which
+    itself waits for this loop, fails instead of hanging (see
+    ``_refuse_waiting_for_itself``); one that is waiting already fails this
+    wait instead.
+    """
+    loop.blocked_on = node
+    try:
+        for ident, waited in list(_waiting.items()):
+            if waited.backend is loop and waited.state < RUNNING \
+                    and node.backend is not None and node.backend.running_on(node, ident):
+                raise RuntimeError(
+                    f"this async def task blocks its event loop waiting for {_name(node)}, "
+                    f"which waits for a task of this same loop: neither can ever finish. "
+                    f"Write `await value` instead of value.get() (or using the value)")
+        return block(node, timeout)
+    finally:
+        loop.blocked_on = None
 
 
 def add_callback(node: Node, callback: Callable[[Node], Any]) -> None:
@@ -202,13 +219,14 @@ class Drain:
     is shut down: it closes the backends).
     """
 
-    __slots__ = ("live", "mutex", "waiter", "on_empty")
+    __slots__ = ("live", "mutex", "waiter", "on_empty", "seen_interrupts")
 
     def __init__(self) -> None:
         self.live: set[Node] = set()
         self.mutex = threading.Lock()
         self.waiter: Any = None  # a held lock, released at the next emptied()
         self.on_empty: Callable[[], None] | None = None
+        self.seen_interrupts = 0  # lifecycle.interrupted_settles when last looked
 
     def emptied(self) -> None:
         """The last unsettled task settled: wake every ``wait()``."""
@@ -225,15 +243,18 @@ class Drain:
         """Block until ``live`` is empty; False if ``timeout`` passed first."""
         deadline = None if timeout is None else monotonic() + timeout
         live = self.live
-        # A settle interrupted by Ctrl-C between marking a node settled and
-        # taking it out of ``live`` would leave it here for good, and this
-        # wait would never end: take such nodes out first.
-        stale = [node for node in list(live) if node.state >= DONE]
-        if stale:
-            for node in stale:
-                live.discard(node)
-            if not live:
-                self.emptied()
+        if self.seen_interrupts != lifecycle.interrupted_settles:
+            # A settle that Ctrl-C cut short, between marking a node settled
+            # and taking it out of ``live``, would leave it here for good, and
+            # this wait would never end: take such nodes out first (once per
+            # such interrupt: the scan is over every unsettled task).
+            self.seen_interrupts = lifecycle.interrupted_settles
+            stale = [node for node in list(live) if node.state >= DONE]
+            if stale:
+                for node in stale:
+                    live.discard(node)
+                if not live:
+                    self.emptied()
         while live:
             with self.mutex:
                 if not live:

@@ -120,6 +120,22 @@ class Backend:
     #: needs this backend cannot run until that node settles.
     blocked_on: Node | None = None
 
+    # -- timeouts (run.Deadline) ---------------------------------------------
+
+    def lend_stuck(self) -> bool:
+        """Under ``node._lock``, at a call's deadline: may a worker be lent in place
+        of the thread still running it? (True: ``worker_blocked(1)`` follows, and
+        ``returned_stuck()`` once the thread is back.) Counters only: no I/O."""
+        return False
+
+    def returned_stuck(self) -> None:
+        """A thread stuck in a timed-out call is back: give back its lent place."""
+
+    def expire(self, node: Node, lent: bool) -> None:
+        """``node`` ran past its timeout and is about to fail: stop its work if
+        this backend can (end its process, cancel its remote future). ``lent``:
+        whether ``lend_stuck`` lent a worker in its place."""
+
     def start(self, node: Node) -> None:
         """Run a QUEUED node (from any thread); must not block."""
         raise NotImplementedError

@@ -8,15 +8,17 @@ became ready and never starts them: the caller hands them to
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from time import perf_counter
 from types import FunctionType
 from typing import Any
 
+from .admission import start_all
 from .asynclist import PROXY_TYPES
 from .gates import release_slot
 from .graph import settle
-from .inputs import plain, resolve
+from .inputs import plain, ready_arguments, resolve
 from .node import (
     DONE,
     HELD,
@@ -33,7 +35,9 @@ from .node import (
 from .protocols import Backend
 from .value import _task_of, _wrapped_of, describe
 
-__all__ = ["claim", "execute", "finish", "fail"]
+__all__ = ["claim", "execute", "finish", "fail", "Deadline"]
+
+_log = logging.getLogger("asynckit")
 
 
 def claim(node: Node) -> bool:
@@ -56,6 +60,9 @@ def execute(node: Node, worker: Backend | None = None) -> Sequence[Node]:
     """
     args = node.args
     kwargs = node.kwargs
+    spec = node.spec
+    if spec is not None and spec.timeout is not None:
+        return _execute_timed(node, spec.timeout)
     started = perf_counter()
     try:
         # Rebuilding the arguments runs user code too (a container subclass's
@@ -81,7 +88,7 @@ def execute(node: Node, worker: Backend | None = None) -> Sequence[Node]:
         del node
         return fail(failed.pop(), error)
     node.took = perf_counter() - started
-    if node.spec is None and type(result) not in PROXY_TYPES:
+    if spec is None and type(result) not in PROXY_TYPES:
         # finish(), inlined for the common case (one call less per task).
         if node.name is None:
             fn = node.fn
@@ -89,6 +96,92 @@ def execute(node: Node, worker: Backend | None = None) -> Sequence[Node]:
         node.fn = node.args = node.kwargs = None
         return settle(node, result, None, None, worker)
     return finish(node, result)
+
+
+def _execute_timed(node: Node, timeout: float) -> Sequence[Node]:
+    """``execute`` for a call with a ``timeout``: at the deadline it fails (its
+    thread cannot be stopped: see :class:`Deadline`); what the function returns
+    or raises after that is discarded."""
+    deadline = Deadline(node, timeout, node.backend)
+    started = perf_counter()
+    try:
+        args, kwargs = ready_arguments(node)
+        result = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
+    except BaseException as error:
+        if not deadline.finish():
+            return deadline.late(error)
+        node.took = perf_counter() - started
+        tb = error.__traceback__
+        if tb is not None and tb.tb_next is not None:
+            error.__traceback__ = tb.tb_next  # start the traceback in the task's own code
+        del tb, args, kwargs  # see execute
+        failed = [node]
+        del node
+        return fail(failed.pop(), error)
+    if not deadline.finish():
+        return deadline.late(result)
+    node.took = perf_counter() - started
+    return finish(node, result)
+
+
+class Deadline:
+    """The ``timeout`` of one running call: on the pool's timer, it fails the
+    call with TimeoutError when due, unless the call finished first.
+
+    Python cannot stop a thread: the call's thread runs on, and its backend
+    lends a new worker in its place (``Backend.lend_stuck``, capped), given
+    back when the function returns; what it returns then is discarded.
+    Other backends stop the work where they can (``Backend.expire``).
+    """
+
+    __slots__ = ("node", "timeout", "backend", "done", "lent", "name")
+
+    def __init__(self, node: Node, timeout: float, backend: Backend) -> None:
+        self.node: Node | None = node
+        self.timeout = timeout
+        self.backend = backend
+        self.done = False  # finished or expired (the timer skips it then)
+        self.lent = False
+        self.name = ""
+        node.pool._later(timeout, self)  # type: ignore[union-attr]
+
+    def finish(self) -> bool:
+        """The call returned or raised: True if it is still the call's to settle."""
+        with _lock:
+            if self.done:
+                return False  # timed out: settled already
+            self.done = True
+            self.node = None
+            return True
+
+    def __call__(self) -> None:
+        """On the timer thread, at the deadline."""
+        backend = self.backend
+        with _lock:
+            if self.done:
+                return
+            self.done = True
+            node, self.node = self.node, None
+            self.lent = backend.lend_stuck()
+        assert node is not None
+        self.name = describe(node)
+        if self.lent:
+            backend.worker_blocked(1)
+        error = TimeoutError(f"{describe(node)} ran longer than its timeout of "
+                             f"{self.timeout:g} s")
+        backend.expire(node, self.lent)
+        start_all(fail(node, error))
+
+    def late(self, outcome: object) -> Sequence[Node]:
+        """The timed-out call's function returned (or raised) ``outcome`` after all."""
+        _log.debug("asynckit: %s timed out after %g s and finished later; its %s is "
+                   "discarded: %.80r", self.name, self.timeout,
+                   "error" if isinstance(outcome, BaseException) else "result", outcome)
+        with _lock:
+            lent, self.lent = self.lent, False
+        if lent:
+            self.backend.returned_stuck()
+        return ()
 
 
 def finish(node: Node, result: Any) -> Sequence[Node]:

@@ -34,6 +34,7 @@ import weakref
 from collections import deque
 from collections.abc import Sequence
 from time import perf_counter
+from typing import Any
 
 from ..admission import start_all
 from ..inputs import ready_arguments
@@ -182,7 +183,12 @@ class LoopBackend(Backend):
             started = perf_counter()
             try:
                 args, kwargs = ready_arguments(node)
-                result = await (node.fn(*args, **kwargs) if kwargs else node.fn(*args))
+                coroutine = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
+                spec = node.spec
+                if spec is None or spec.timeout is None:
+                    result = await coroutine
+                else:
+                    result = await _timed(coroutine, node, spec.timeout)
             except BaseException as error:  # CancelledError, SystemExit too: settle it
                 node.took = perf_counter() - started
                 self._done(node)
@@ -228,6 +234,21 @@ class LoopBackend(Backend):
                     f"value would wait forever. Write `await value` instead.")
             if item.state <= QUEUED:
                 todo.extend(item.inputs)
+
+
+async def _timed(coroutine: Any, node: Node, timeout: float) -> Any:
+    """Await a task's coroutine for at most ``timeout`` seconds: at the deadline
+    it is cancelled (CancelledError at its current ``await``, so its ``finally``
+    and ``async with`` blocks run), and the call fails with TimeoutError."""
+    scope = asyncio.timeout(timeout)
+    try:
+        async with scope:
+            return await coroutine
+    except TimeoutError:
+        if not scope.expired():
+            raise  # the task's own TimeoutError
+        raise TimeoutError(f"{describe(node)} ran longer than its timeout of "
+                           f"{timeout:g} s") from None
 
 
 def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:

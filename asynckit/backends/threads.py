@@ -55,6 +55,8 @@ class ThreadBackend(Backend):
         self.idle: list[None] = []
         self.threads = 0
         self.blocked = 0  # workers sleeping in a nested wait, lent out
+        self.stuck = 0  # workers still running a call that timed out, lent out too
+        self.capped = False  # warned that no more stuck workers are lent
         self.worker_count = worker_count
         self.closed = False
         self.mutex = threading.Lock()
@@ -163,6 +165,26 @@ class ThreadBackend(Backend):
             if not self.queue.empty():
                 self.spawn()
 
+    def lend_stuck(self) -> bool:
+        """At most ``worker_count`` threads stuck in timed-out calls are replaced;
+        beyond that the pool works on with fewer threads until they return."""
+        if self.stuck >= self.worker_count:
+            return False
+        self.stuck += 1
+        return True
+
+    def returned_stuck(self) -> None:
+        with self.mutex:
+            self.stuck -= 1
+        self.worker_blocked(-1)
+
+    def expire(self, node: Node, lent: bool) -> None:
+        if not lent and not self.capped:
+            self.capped = True
+            _log.warning("asynckit: %d threads of pool %r are stuck in calls that timed out "
+                         "(now %s); no more are replaced, so the pool runs with fewer "
+                         "workers until they return", self.stuck, self.name, describe(node))
+
     def resize(self, worker_count: int) -> None:
         with self.mutex:
             self.worker_count = worker_count
@@ -182,7 +204,7 @@ class ThreadBackend(Backend):
         self.queue = queue
         self.ref = weakref.ref(self, lambda _: queue.put(None))
         self.idle = []
-        self.threads = self.blocked = 0
+        self.threads = self.blocked = self.stuck = 0
         self.mutex = threading.Lock()
         return True
 
@@ -195,7 +217,7 @@ class ThreadBackend(Backend):
             self.queue.put(None)
 
     def statistics(self) -> dict[str, Any]:
-        return {"threads": self.threads, "blocked": self.blocked}
+        return {"threads": self.threads, "blocked": self.blocked, "stuck": self.stuck}
 
 
 def _runs(frame: Any, node: Node) -> bool:

@@ -60,8 +60,8 @@ class Limiter:
     __slots__ = ("limit", "running", "waiting")
 
     def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.running = 0
+        self.limit: int = limit
+        self.running: int = 0
         self.waiting: deque[Node] = deque()
 
     def admit(self, node: Node) -> bool:
@@ -96,9 +96,9 @@ class Timer:
 
     def __init__(self, name: str) -> None:
         self.heap: list[tuple[float, int, Node]] = []
-        self.cond = threading.Condition(threading.Lock())
-        self.serial = itertools.count()
-        self.closed = False
+        self.cond: threading.Condition = threading.Condition(threading.Lock())
+        self.serial: itertools.count[int] = itertools.count()
+        self.closed: bool = False
         threading.Thread(target=self._run, name=f"{name}-timer", daemon=True).start()
 
     def call_later(self, delay: float, node: Node) -> None:

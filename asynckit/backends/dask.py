@@ -84,7 +84,7 @@ class DaskBackend(Backend):
     wants_pending = True
 
     def __init__(self, pool: PoolHandle, client: Client) -> None:
-        self.name = pool.name
+        self.name: str = pool.name
         self.client: Any = client
 
     def size_label(self, worker_count: int) -> str:

@@ -68,18 +68,18 @@ class ExecutorBackend(Backend):
 
     def __init__(self, pool: PoolHandle, executor: concurrent.futures.Executor | None,
                  worker_count: int) -> None:
-        self.name = pool.name
-        self.owned = executor is None
+        self.name: str = pool.name
+        self.owned: bool = executor is None
         # Pickle payloads ourselves for the stdlib process pool (ours or the
         # user's). Others (loky, ...) have their own, often better, pickler.
-        self.pickles = executor is None or isinstance(
+        self.pickles: bool = executor is None or isinstance(
             executor, concurrent.futures.ProcessPoolExecutor)
         self.executor = executor
-        self.worker_count = worker_count
-        self.mutex = threading.Lock()
+        self.worker_count: int = worker_count
+        self.mutex: threading.Lock = threading.Lock()
         self.inbox: SimpleQueue[Any] = SimpleQueue()
         self.dispatcher: threading.Thread | None = None
-        self.closed = False
+        self.closed: bool = False
         # Futures of tasks handed to the executor, until they complete.
         self.inflight: dict[Node, concurrent.futures.Future[Any]] = {}
         # Of those, the ones a broken process pool failed before they started.

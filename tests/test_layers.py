@@ -38,6 +38,7 @@ LAYERS = {
     "asynckit.backends.loop": 9,
     "asynckit.backends.executor": 9,
     "asynckit.backends.dask": 9,
+    "asynckit.backends.pickling": 9,  # naming what does not pickle (processes, Dask)
     "asynckit.helpers": 10,
     "asynckit.dot": 10,
     "asynckit.progress": 10,

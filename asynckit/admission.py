@@ -110,10 +110,10 @@ class Timer:
 
     def __init__(self, name: str) -> None:
         self.heap: list[tuple[float, int, Any]] = []
-        self.cond = threading.Condition(threading.Lock())
-        self.serial = itertools.count()
-        self.closed = False
-        self.compacted = 0  # the heap's length after its last compaction
+        self.cond: threading.Condition = threading.Condition(threading.Lock())
+        self.serial: itertools.count[int] = itertools.count()
+        self.closed: bool = False
+        self.compacted: int = 0  # the heap's length after its last compaction
         threading.Thread(target=self._run, name=f"{name}-timer", daemon=True).start()
 
     def call_later(self, delay: float, item: Node | Gate | Callable[[], None]) -> None:

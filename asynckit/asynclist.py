@@ -295,7 +295,7 @@ class LazyList:
     here = False  # built on first use: repr never builds it
 
     def __init__(self, items: list[Any]) -> None:
-        self.items = items
+        self.items: list[Any] = items
 
     def result(self) -> list[Any]:
         return [item.get() if type(item) in PROXY_TYPES else item for item in self.items]

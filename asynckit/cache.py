@@ -84,17 +84,17 @@ class Stored:
 
     def __init__(self, store: Store, key: str, function: str, label: str, fn: Any,
                  args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> None:
-        self.store = store
-        self.key = key
-        self.function = function
-        self.label = label
+        self.store: Store = store
+        self.key: str = key
+        self.function: str = function
+        self.label: str = label
         # Kept only to run the call again if its row turns out bad.
         self.fn: Any = fn
         self.args: Any = args
-        self.kwargs = kwargs
-        self.here = False
+        self.kwargs: dict[str, Any] | None = kwargs
+        self.here: bool = False
         self.value: Any = None
-        self.mutex = threading.Lock()
+        self.mutex: threading.Lock = threading.Lock()
 
     def result(self) -> Any:
         if self.here:

@@ -51,15 +51,15 @@ class Gate:
 
     def __init__(self, limit: int | None, rate: float | None, burst: int,
                  later: Later | None) -> None:
-        self.limit = limit
-        self.running = 0
+        self.limit: int | None = limit
+        self.running: int = 0
         self.waiting: deque[Node] = deque()
-        self.rate = rate
-        self.burst = burst
-        self.tokens = float(burst)
-        self.stamp = clock() if rate is not None else 0.0
-        self.waking = False  # a wake-up is scheduled on the timer
-        self.later = later
+        self.rate: float | None = rate
+        self.burst: int = burst
+        self.tokens: float = float(burst)
+        self.stamp: float = clock() if rate is not None else 0.0
+        self.waking: bool = False  # a wake-up is scheduled on the timer
+        self.later: Later | None = later
         self.keyed: KeyedGates | None = None  # the KeyedGates this one belongs to
         self.key: Any = None
         self.spec: Spec | None = None  # the per-key spec of its calls (KeyedGates)
@@ -164,12 +164,12 @@ class KeyedGates:
 
     def __init__(self, limit: int | None, rate: float | None, burst: int,
                  later: Later | None) -> None:
-        self.limit = limit
-        self.rate = rate
-        self.burst = burst
-        self.later = later
+        self.limit: int | None = limit
+        self.rate: float | None = rate
+        self.burst: int = burst
+        self.later: Later | None = later
         self.gates: dict[Any, Gate] = {}
-        self.kept = 0  # gates left after the last sweep
+        self.kept: int = 0  # gates left after the last sweep
         self.spec: Any = None  # the function's spec (its per-key specs copy it)
 
     def gate(self, key: Any) -> Gate:

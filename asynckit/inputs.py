@@ -61,7 +61,7 @@ class opaque(Generic[T]):  # lower case: used like a function, asynckit.opaque(o
     __slots__ = ("obj",)
 
     def __init__(self, obj: T) -> None:
-        self.obj = obj
+        self.obj: T = obj
 
     def __repr__(self) -> str:
         return f"asynckit.opaque({self.obj!r})"

@@ -86,7 +86,7 @@ def refusal(pool_name: str) -> RuntimeError:
 
 
 #: How many settles Ctrl-C has cut short (see graph._settle, waiting.Drain.wait).
-interrupted_settles = 0
+interrupted_settles: int = 0
 
 
 def note_interrupted_settle() -> None:

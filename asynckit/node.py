@@ -102,28 +102,28 @@ class Node:
     def __init__(self, pool: PoolHandle | None, backend: Backend | None, fn: Any,
                  args: Any, kwargs: dict[str, Any] | None, spec: Spec | None,
                  name: str | None) -> None:
-        self.state = PENDING
+        self.state: int = PENDING
         # The proxy to publish the result into: a task's own, or a weak
         # reference to an AsyncList's (see AsyncList.__init__).
         self.proxy: Any = None
-        self.fn = fn
-        self.args = args
-        self.kwargs = kwargs
+        self.fn: Any = fn
+        self.args: Any = args
+        self.kwargs: dict[str, Any] | None = kwargs
         # A node holds its pool: work submitted and then forgotten (the pool
         # dropped, fire and forget) still runs, and the pool lives until then.
-        self.pool = pool
+        self.pool: PoolHandle | None = pool
         self.backend: Backend = backend  # type: ignore[assignment]  # None: an AsyncList
-        self.spec = spec
-        self.name = name
+        self.spec: Spec | None = spec
+        self.name: str | None = name
         self.dependents: Any = None  # None, one dependent, or a list of them
-        self.pending = 0
+        self.pending: int = 0
         self.inputs: Sequence[Node] = ()
         self.error: BaseException | None = None
         # Set for every failure that has a traceback (shared with the
         # dependents that failed because of it); None for a cancel().
         self.reporter: Reporter | None = None
-        self.took = 0.0  # seconds its function ran (the last attempt), once run
-        self.attempt = 0
+        self.took: float = 0.0  # seconds its function ran (the last attempt), once run
+        self.attempt: int = 0
         # For results that stay elsewhere (a Dask cluster) or are built on
         # first use (an AsyncList over such values): an object whose
         # ``result()`` gives the value. The proxy's field stays unset, so the
@@ -138,7 +138,7 @@ class After:
     __slots__ = ("node",)
 
     def __init__(self, node: Node) -> None:
-        self.node = node
+        self.node: Node = node
 
 
 def depend(node: Node, dependent: Any) -> None:

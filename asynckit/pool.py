@@ -46,7 +46,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Coroutine
     from os import PathLike
 
-    from .task import _Task, _TaskDecorator
+    from .store import Store
+    from .task import P, _Task, _TaskDecorator
 
 __all__ = ["Pool", "task", "do", "wait", "default_pool"]
 
@@ -92,15 +93,15 @@ class Pool(concurrent.futures.Executor):
         self._worker_count = check_worker_count(worker_count, max_workers)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
-        self.name = name or f"asynckit-{next(_serial)}"
-        self.drain = Drain()
+        self.name: str = name or f"asynckit-{next(_serial)}"
+        self.drain: Drain = Drain()
         self._live = self.drain.live  # the same set: one attribute less on the hot path
         self._mutex = threading.Lock()
         # A pool made while the program exits takes work from tasks only.
         self._closed = lifecycle.exiting()
         self._timer: Timer | None = None
         self._loop_backend: Backend | None = None
-        self.store = open_store(store, backend, client)  # for cache=True functions
+        self.store: Store | None = open_store(store, backend, client)  # for cache=True functions
         self._backend = make_backend(self, backend, self._worker_count, executor, client,
                                      address)
         # Weakly: the drain must not keep its pool alive (see backends.threads).
@@ -316,11 +317,11 @@ class Pool(concurrent.futures.Executor):
         return result
 
     @overload
-    def task(self, fn: Callable[..., Coroutine[Any, Any, R]], /,
-             ) -> _Task[R]: ...
+    def task(self, fn: Callable[P, Coroutine[Any, Any, R]], /,
+             ) -> _Task[P, Coroutine[Any, Any, R], R]: ...
 
     @overload
-    def task(self, fn: Callable[..., R], /) -> _Task[R]: ...
+    def task(self, fn: Callable[P, R], /) -> _Task[P, R, R]: ...
 
     @overload
     def task(self, fn: None = None, /, *, retries: int = 0,
@@ -526,11 +527,11 @@ def do(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> AsyncValue[Any]:
 
 
 @overload
-def task(fn: Callable[..., Coroutine[Any, Any, R]], /) -> _Task[R]: ...
+def task(fn: Callable[P, Coroutine[Any, Any, R]], /) -> _Task[P, Coroutine[Any, Any, R], R]: ...
 
 
 @overload
-def task(fn: Callable[..., R], /) -> _Task[R]: ...
+def task(fn: Callable[P, R], /) -> _Task[P, R, R]: ...
 
 
 @overload

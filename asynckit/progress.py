@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from .node import DONE, Node
 from .waiting import add_callback
@@ -20,10 +21,10 @@ __all__ = ["track"]
 
 try:
     from tqdm import tqdm as _tqdm  # type: ignore[import-untyped, unused-ignore]
-except ImportError as error:
+except ImportError as _missing:
     raise ImportError(
         "progress=True draws its bar with tqdm, which is not installed: "
-        "pip install 'asynckit[progress]' (or pip install tqdm)") from error
+        "pip install 'asynckit[progress]' (or pip install tqdm)") from _missing
 
 
 class _Bar(_tqdm):  # type: ignore[misc, unused-ignore]
@@ -42,13 +43,13 @@ class Tracker:
     """
 
     def __init__(self, nodes: list[Node], desc: str) -> None:
-        self.nodes = nodes
-        self.total = len(nodes)
-        self.settled = 0
-        self.closed = False
-        self.lock = threading.Lock()
-        self.bar = _Bar(total=self.total, desc=desc, unit="task",
-                                 file=sys.stderr, leave=True, dynamic_ncols=True)
+        self.nodes: list[Node] = nodes
+        self.total: int = len(nodes)
+        self.settled: int = 0
+        self.closed: bool = False
+        self.lock: threading.Lock = threading.Lock()
+        self.bar: Any = _Bar(total=self.total, desc=desc, unit="task",  # tqdm is untyped
+                             file=sys.stderr, leave=True, dynamic_ncols=True)
         if self.total == 0:
             self.close()
             return

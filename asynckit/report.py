@@ -30,10 +30,10 @@ class Reporter:
 
     def __init__(self, error: BaseException, tb: TracebackType | None, name: str | None,
                  observed: bool = False) -> None:
-        self.error = error
-        self.tb = tb  # re-raised with this one: uses do not grow it
-        self.name = name
-        self.observed = observed
+        self.error: BaseException = error
+        self.tb: TracebackType | None = tb  # re-raised with this one: uses do not grow it
+        self.name: str | None = name
+        self.observed: bool = observed
         if not observed:
             _unobserved.add(self)
 

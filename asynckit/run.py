@@ -138,11 +138,11 @@ class Deadline:
 
     def __init__(self, node: Node, timeout: float, backend: Backend) -> None:
         self.node: Node | None = node
-        self.timeout = timeout
-        self.backend = backend
-        self.done = False  # finished or expired (the timer skips it then)
-        self.lent = False
-        self.name = ""
+        self.timeout: float = timeout
+        self.backend: Backend = backend
+        self.done: bool = False  # finished or expired (the timer skips it then)
+        self.lent: bool = False
+        self.name: str = ""
         node.pool._later(timeout, self)  # type: ignore[union-attr]
 
     def finish(self) -> bool:

@@ -21,33 +21,37 @@ from .value import describe
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Coroutine
-    from typing import Protocol
+    from typing import ParamSpec, Protocol
 
     from .protocols import Backend
     from .store import Store
     from .value import AsyncValue
 
+    P = ParamSpec("P")
+    W = TypeVar("W")
     R = TypeVar("R")
 
-    # Typing decision: ``@pool.task`` turns a function returning R into a
-    # ``_Task[R]``: called with anything, it gives an AsyncValue[R]. Its
-    # parameters are not kept: each one may receive a plain value or an
-    # AsyncValue, and no checker can see an AsyncValue[int] as an int. The
-    # result stays typed (``get()`` -> R), and ``__wrapped__`` is there.
-    # ``async def`` functions give AsyncValue[R] of their coroutine's R.
+    # Typing decision: ``@pool.task`` turns a function ``Callable[P, R]``
+    # into a ``_Task[P, R, R]``: called with anything, it gives an
+    # AsyncValue[R]. Its parameters are not checked there: each one may
+    # receive a plain value or an AsyncValue, and no checker can see an
+    # AsyncValue[int] as an int. The result stays typed (``get()`` -> R), and
+    # ``__wrapped__`` is the function itself, signature and all (W: what it
+    # returns when run inline). ``async def`` functions give AsyncValue[R] of
+    # their coroutine's R (W is the coroutine).
 
-    class _Task(Protocol[R]):
-        __wrapped__: Callable[..., Any]
+    class _Task(Protocol[P, W, R]):
+        __wrapped__: Callable[P, W]
 
         def __call__(self, *args: Any, **kwargs: Any) -> AsyncValue[R]: ...
 
     class _TaskDecorator(Protocol):
         @overload
-        def __call__(self, fn: Callable[..., Coroutine[Any, Any, R]], /,
-                     ) -> _Task[R]: ...
+        def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /,
+                     ) -> _Task[P, Coroutine[Any, Any, R], R]: ...
 
         @overload
-        def __call__(self, fn: Callable[..., R], /) -> _Task[R]: ...
+        def __call__(self, fn: Callable[P, R], /) -> _Task[P, R, R]: ...
 
 __all__ = ["TaskSpec", "TaskFunction", "make_spec", "check_options", "check_worker_count",
            "is_coroutine_function", "not_callable"]
@@ -69,29 +73,31 @@ class TaskSpec:
         limit, rate, burst = options["limit"], options["rate"], options["burst"]
         gated = limit is not None or rate is not None
         # key=: the function's calls each get the per-key spec of their key's gate.
-        self.key_function = options["key"]
-        self.keyed = None if self.key_function is None else KeyedGates(limit, rate, burst, later)
+        self.key_function: Callable[..., Any] | None = options["key"]
+        self.keyed: KeyedGates | None = None if self.key_function is None \
+            else KeyedGates(limit, rate, burst, later)
         self.gate_key: Any = NO_KEY
-        self.limiter = Gate(limit, rate, burst, later) if gated and self.keyed is None else None
+        self.limiter: Gate | None = Gate(limit, rate, burst, later) \
+            if gated and self.keyed is None else None
         if self.keyed is not None:
             self.keyed.spec = self
         # Needs the pool's timer: a retry delay, a rate or a deadline.
-        self.timed = bool(self.retries and self.retry_delay) or rate is not None \
+        self.timed: bool = bool(self.retries and self.retry_delay) or rate is not None \
             or self.timeout is not None
-        self.is_async = is_async
+        self.is_async: bool = is_async
         # The rule, stated once: a call whose inputs have settled is HELD
         # while it must pass a gate first (a `limit` slot, a `rate` token),
         # else QUEUED for its backend.
-        self.ready_state = HELD if gated else QUEUED
+        self.ready_state: int = HELD if gated else QUEUED
         # cache=True: the function's calls are looked up in `store` (set on
         # the function's spec only); each call that misses runs with a spec
         # of its own (`for_call`) that carries its `key` and the store to
         # `save_to` once it succeeds.
-        self.store = store
+        self.store: Store | None = store
         self.save_to: Store | None = None
         self.key: str | None = None
-        self.function = ""  # module.qualname, the entries' label in the store
-        self.identity = b""  # cache.function_identity's digest
+        self.function: str = ""  # module.qualname, the entries' label in the store
+        self.identity: bytes = b""  # cache.function_identity's digest
 
     def save(self, node: Node, result: Any) -> None:
         """A call returned ``result``: keep it in the store if this call is cached.

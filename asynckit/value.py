@@ -18,7 +18,7 @@ import operator
 import os
 import reprlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import wrapt
 
@@ -28,13 +28,14 @@ from .report import observe
 from .waiting import add_callback, wait_for
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Generator
+    from collections.abc import Callable, Coroutine, Generator
 
     from .protocols import PoolHandle
 
 __all__ = ["AsyncValue", "new_value", "outcome", "describe"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 _MISSING: Any = object()
 
 
@@ -230,7 +231,7 @@ class AsyncValue(_ProxyBase[T]):
     # Defined so the lookup does not fall through to the result and fail
     # there (an exception raised and cleared per settle); a C no-op (tuple()
     # is the empty tuple), so the call costs no Python frame.
-    __wrapped_setattr_fixups__ = staticmethod(tuple)
+    __wrapped_setattr_fixups__: Any = staticmethod(tuple)
 
     def __object_proxy__(self, value: Any) -> Any:
         # `x = v; x += 1` on an immutable result gives the plain new value.
@@ -290,6 +291,17 @@ class AsyncValue(_ProxyBase[T]):
             observe(node)
             return True
         return False
+
+    @overload
+    def chain(self, fn: Callable[..., AsyncValue[R]], /, *args: Any,
+              **kwargs: Any) -> AsyncValue[R]: ...  # results flatten
+
+    @overload
+    def chain(self, fn: Callable[..., Coroutine[Any, Any, R]], /, *args: Any,
+              **kwargs: Any) -> AsyncValue[R]: ...
+
+    @overload
+    def chain(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> AsyncValue[R]: ...
 
     def chain(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> AsyncValue[Any]:
         """Run ``fn(*args, **kwargs)`` on the same pool once this value has settled.

@@ -223,10 +223,10 @@ class Drain:
 
     def __init__(self) -> None:
         self.live: set[Node] = set()
-        self.mutex = threading.Lock()
+        self.mutex: threading.Lock = threading.Lock()
         self.waiter: Any = None  # a held lock, released at the next emptied()
         self.on_empty: Callable[[], None] | None = None
-        self.seen_interrupts = 0  # lifecycle.interrupted_settles when last looked
+        self.seen_interrupts: int = 0  # lifecycle.interrupted_settles when last looked
 
     def emptied(self) -> None:
         """The last unsettled task settled: wake every ``wait()``."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
 import signal
+import threading
+from collections.abc import Iterator
 
 import _procfuncs as f
 import pytest
@@ -26,6 +30,19 @@ def cluster():
 @pytest.fixture(scope="module")
 def pool(cluster):
     return Pool(client=cluster[1], name="dask-tests")
+
+
+@pytest.fixture
+def dask_errors() -> Iterator[list[logging.LogRecord]]:
+    """The ERROR records distributed logs in this process meanwhile (its own
+    loggers do not propagate, so caplog would not see them)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("distributed")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
 
 
 def workers(cluster) -> set[str]:
@@ -124,17 +141,73 @@ def test_a_killed_worker_process_mid_graph_is_recovered(cluster, pool: Pool) -> 
 
 
 @pytest.mark.timeout(60)
-def test_a_cancelled_dask_future_keeps_dasks_reason(cluster, pool) -> None:
+def test_a_cancelled_dask_future_keeps_dasks_reason(cluster, pool, tmp_path) -> None:
     import asynckit
 
-    value = pool.do(f.wait_for_file, "/nonexistent-asynckit-never", 30)
+    stop = tmp_path / "stop"
+    value = pool.do(f.wait_for_file, str(stop), 30)
     future = value._self_task.remote  # its Dask future, while it runs
     assert isinstance(future, distributed.Future)
     cluster[1].cancel([future], reason="the-operator-said-so")
     with pytest.raises(asynckit.CancelledError, match="the-operator-said-so"):
         value.get(30)
+    stop.touch()  # Dask does not stop a running task: let its worker go
 
 
 def test_repr_of_a_dask_pool_names_its_scheduler_not_a_worker_count(cluster, pool) -> None:
     text = repr(pool)
     assert "worker_count" not in text and cluster[1].scheduler.address in text, text
+
+
+@pytest.mark.timeout(60)
+def test_an_unpicklable_argument_is_named_at_the_call(pool: Pool, dask_errors,
+                                                      tmp_path) -> None:
+    lock = threading.Lock()
+    with pytest.raises(pickle.PicklingError, match=r"pickle argument 2 \(lock\) of task add"
+                       r"\(.*for the Dask backend: .*cannot pickle '_thread.lock'"):
+        pool.do(f.add, 1, lock)
+    with pytest.raises(pickle.PicklingError, match=r"keyword argument 'start' \(lock\)"):
+        pool.do(f.total, [1], start=lock)
+
+    @pool.task
+    def holds(x: int) -> object:
+        return x, lock  # cloudpickle sends this function with its closure: the lock
+
+    with pytest.raises(pickle.PicklingError, match="pickle the function of task .*holds"):
+        holds(1)
+    # A task that waits for inputs is checked at the call too, both when it is
+    # handed to Dask ahead of them and when asynckit holds it (a chain).
+    go = tmp_path / "go"
+    first = pool.do(f.wait_for_file, str(go), 30)
+    with pytest.raises(pickle.PicklingError, match=r"argument 2 \(lock\)"):
+        pool.do(f.add, first, lock)
+    with pytest.raises(pickle.PicklingError, match=r"argument 2 \(lock\)"):
+        first.chain(f.add, 1, lock)
+    after = pool.do(f.add, first, 1)
+    go.touch()
+    assert after.get(30) == 2  # the pool goes on
+    assert pool.wait(30)
+    assert not dask_errors, [record.getMessage() for record in dask_errors]
+
+
+@pytest.mark.timeout(60)
+def test_an_unpicklable_result_from_elsewhere_fails_the_task_naming_it(pool: Pool,
+                                                                        dask_errors) -> None:
+    threads = Pool(2)
+    gate = threading.Event()
+
+    def lock_later() -> object:
+        gate.wait(30)
+        return threading.Lock()
+
+    try:
+        made = threads.do(lock_later)  # a thread task's result, sent to Dask once known
+        value = pool.do(f.pid_and, made)
+        gate.set()
+        with pytest.raises(pickle.PicklingError, match=r"argument 1 \(lock\).*Dask backend"):
+            value.get(30)
+        assert pool.wait(30)
+        assert not dask_errors, [record.getMessage() for record in dask_errors]
+    finally:
+        gate.set()
+        threads.shutdown()

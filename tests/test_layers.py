@@ -39,6 +39,7 @@ LAYERS = {
     "asynckit.backends.loop": 10,
     "asynckit.backends.executor": 10,
     "asynckit.backends.dask": 10,
+    "asynckit.backends.pickling": 10,  # naming what does not pickle (processes, Dask)
     "asynckit.helpers": 11,
     "asynckit.dot": 11,
     "asynckit.progress": 11,

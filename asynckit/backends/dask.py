@@ -21,20 +21,26 @@ imports it only when a Dask pool is made.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import uuid
 from typing import Any
 
+import cloudpickle  # type: ignore[import-untyped, unused-ignore]
 from distributed import Client, Future
 
 from ..admission import start_all
 from ..asynclist import PROXY_TYPES, LazyList
 from ..errors import CancelledError
+from ..gates import release_slot
+from ..graph import settle
 from ..inputs import find_inputs, plain, ready_arguments
 from ..node import PENDING, Node, _lock
 from ..protocols import Backend, PoolHandle
+from ..report import observe
 from ..run import claim, fail, finish
 from ..value import describe
+from .pickling import pickle_error
 
 __all__ = ["DaskBackend"]
 
@@ -84,7 +90,7 @@ class DaskBackend(Backend):
     wants_pending = True
 
     def __init__(self, pool: PoolHandle, client: Client) -> None:
-        self.name = pool.name
+        self.name: str = pool.name
         self.client: Any = client
 
     def size_label(self, worker_count: int) -> str:
@@ -102,26 +108,46 @@ class DaskBackend(Backend):
 
         Dask then schedules the rest of the graph itself. Never a limited,
         retried or chained task: those need asynckit to decide when they run.
+        Either way, on the caller's thread: a task that cannot be pickled
+        raises here, at the call.
         """
-        if node.spec is not None or after is not None or node.state != PENDING:
+        if node.spec is not None or after is not None or node.state != PENDING or any(
+                self._future_of(inner) is None for inner in node.inputs):
+            # Waits for asynckit (or a value not on Dask yet): check the plain
+            # parts now, AsyncValues standing in for what they will send.
+            error = _pickle_error(node, node.args, node.kwargs)
+            if error is not None:
+                start_all(settle(node, None, error))
+                observe(node)
+                raise error
             return
-        for inner in node.inputs:
-            if self._future_of(inner) is None:
-                return  # waits for a non-Dask value, or one not submitted yet
         with _lock:
             if node.state != PENDING or node.remote is not None:
                 return
             node.remote = _SUBMITTING  # start() leaves this node to us
-        self._submit(node)
+        self._raise_at_the_call(node, self._submit(node))
+
+    def submit(self, node: Node) -> None:
+        """On the caller's thread: a task that cannot be pickled raises here."""
+        if claim(node):
+            self._raise_at_the_call(node, self._submit(node))
 
     def start(self, node: Node) -> None:
+        """Hand a ready node to Dask (from any thread; a pickling error fails it)."""
         if not claim(node):
             return  # cancelled meanwhile
         if node.remote is not None:
             return  # submitted ahead of its inputs; its callback settles it
         self._submit(node)
 
-    def _submit(self, node: Node, fetch: bool = False) -> None:
+    @staticmethod
+    def _raise_at_the_call(node: Node, error: BaseException | None) -> None:
+        if error is not None:
+            observe(node)
+            raise error
+
+    def _submit(self, node: Node, fetch: bool = False) -> pickle.PicklingError | None:
+        """Submit ``node`` to Dask; returns the pickling error it failed with, if any."""
         try:
             if fetch:  # on a helper thread: bring every value here
                 args, plain_kwargs = ready_arguments(node)
@@ -132,23 +158,34 @@ class DaskBackend(Backend):
         except _Fetch:
             threading.Thread(target=self._submit, args=(node, True),
                              name=f"{self.name}-fetch", daemon=True).start()
-            return
+            return None
         except BaseException as error:
             node.remote = None
             start_all(fail(node, error))
-            return
+            return None
+        # Dask pickles the task later, on its own thread, where a failure is
+        # an ERROR traceback in its log and "Could not serialize" on the
+        # future: test it here, and name the part that does not pickle.
+        unpicklable = _pickle_error(node, args, kwargs)
+        if unpicklable is not None:
+            node.remote = None
+            ready: list[Node] = []
+            release_slot(node, ready)  # no retry: it would fail again
+            start_all([*settle(node, None, unpicklable), *ready])
+            return unpicklable
         key = f"{node.name or 'task'}-{uuid.uuid4().hex}"
         try:
             if _SUBMIT_KEYWORDS.isdisjoint(kwargs):
                 future = self.client.submit(node.fn, *args, key=key, pure=False, **kwargs)
             else:
                 future = self.client.submit(_call, node.fn, args, kwargs, key=key, pure=False)
-        except BaseException as error:  # a function cloudpickle refuses, a closed client
+        except BaseException as error:  # a closed client, ...
             node.remote = None
             start_all(fail(node, error))
-            return
+            return None
         node.remote = future
         future.add_done_callback(lambda future, node=node: self._settled(node, future))
+        return None
 
     def _travel(self, obj: Any) -> Any:
         """``obj`` as it goes to Dask: our futures as futures, everything else plain.
@@ -231,6 +268,47 @@ class DaskBackend(Backend):
                 error.__cause__ = why
         node.remote = None
         start_all(fail(node, error))
+
+
+class _TestPickler(cloudpickle.Pickler):  # type: ignore[misc, unused-ignore]
+    # Pickles as Dask sends a task (cloudpickle is its last resort), to see
+    # whether it can. Dask futures, and AsyncValues (sent as futures or as
+    # results, checked once known), are stood in by reference.
+    def persistent_id(self, obj: Any) -> Any:
+        kind = type(obj)
+        return id(obj) if kind is Future or kind in PROXY_TYPES else None
+
+
+class _Nowhere:
+    """A file that keeps nothing: the test pickle costs no copy of the data."""
+
+    @staticmethod
+    def write(data: Any) -> int:
+        return len(data)
+
+
+def _dump(obj: Any) -> None:
+    # Protocol 5, buffers out of band and dropped: a big array is not copied.
+    _TestPickler(_Nowhere(), protocol=5, buffer_callback=_drop).dump(obj)
+
+
+def _drop(buffer: Any) -> None:
+    return None
+
+
+def _pickle_error(node: Node, args: Any, kwargs: Any) -> pickle.PicklingError | None:
+    """The error naming what in the task does not pickle for Dask; None if it all does."""
+    try:
+        _dump((node.fn, args, kwargs))  # the whole task once; its parts only if that fails
+        return None
+    except Exception:
+        pass
+    return pickle_error(
+        node, node.fn, args, kwargs, _dump, "the Dask backend",
+        "Dask workers receive each task's function and arguments by cloudpickle: pass "
+        "arguments, and functions whose globals and closures, that pickle (not locks, "
+        "open files, sockets or generators: make such things inside the task)")
+
 
 # A lambda, so cloudpickle sends it by value: workers need not have asynckit.
 _call = lambda fn, args, kwargs: fn(*args, **kwargs)  # noqa: E731

@@ -46,6 +46,7 @@ from ..protocols import Backend, PoolHandle
 from ..report import observe
 from ..run import claim, execute, fail, finish
 from ..value import describe
+from .pickling import pickle_error
 
 __all__ = ["ExecutorBackend", "start_method"]
 
@@ -69,18 +70,18 @@ class ExecutorBackend(Backend):
 
     def __init__(self, pool: PoolHandle, executor: concurrent.futures.Executor | None,
                  worker_count: int) -> None:
-        self.name = pool.name
-        self.owned = executor is None
+        self.name: str = pool.name
+        self.owned: bool = executor is None
         # Pickle payloads ourselves for the stdlib process pool (ours or the
         # user's). Others (loky, ...) have their own, often better, pickler.
-        self.pickles = executor is None or isinstance(
+        self.pickles: bool = executor is None or isinstance(
             executor, concurrent.futures.ProcessPoolExecutor)
         self.executor = executor
-        self.worker_count = worker_count
-        self.mutex = threading.Lock()
+        self.worker_count: int = worker_count
+        self.mutex: threading.Lock = threading.Lock()
         self.inbox: SimpleQueue[Any] = SimpleQueue()
         self.dispatcher: threading.Thread | None = None
-        self.closed = False
+        self.closed: bool = False
         # Futures of tasks handed to the executor, until they complete.
         self.inflight: dict[Node, concurrent.futures.Future[Any]] = {}
         # Of those, the ones a broken process pool failed before they started.
@@ -436,23 +437,17 @@ def _pickle_error(node: Node, args: Any = None, kwargs: Any = None,
     """A PicklingError naming what in ``node`` does not pickle, or None if it all does."""
     if args is None:
         args, kwargs = node.args, node.kwargs
-    parts: list[tuple[str, Any]] = [("the function", _by_reference(node.fn))]
-    parts += [(f"argument {i + 1}", arg) for i, arg in enumerate(args or ())]
-    parts += [(f"keyword argument {key!r}", arg) for key, arg in (kwargs or {}).items()]
-    for what, obj in parts:
-        try:
-            if skip_values:
-                _SkipValues(io.BytesIO(), pickle.HIGHEST_PROTOCOL).dump(obj)
-            else:
-                pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
-        except Exception as error:
-            label = what if what == "the function" else f"{what} ({type(obj).__name__})"
-            problem = pickle.PicklingError(
-                f"cannot pickle {label} of task {describe(node)} for the processes "
-                f"backend: {error}. Worker processes receive each task's function and "
-                f"arguments by pickle: use a function defined at the top level of a "
-                f"module (not a lambda or a local function) and arguments that pickle "
-                f"(not locks, open files, sockets or generators)")
-            problem.__cause__ = error
-            return problem
-    return None
+    return pickle_error(
+        node, _by_reference(node.fn), args, kwargs,
+        _dump_skipping_values if skip_values else _dump, "the processes backend",
+        "Worker processes receive each task's function and arguments by pickle: use a "
+        "function defined at the top level of a module (not a lambda or a local "
+        "function) and arguments that pickle (not locks, open files, sockets or generators)")
+
+
+def _dump(obj: Any) -> None:
+    pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+
+
+def _dump_skipping_values(obj: Any) -> None:
+    _SkipValues(io.BytesIO(), pickle.HIGHEST_PROTOCOL).dump(obj)

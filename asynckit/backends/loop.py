@@ -51,18 +51,18 @@ class LoopBackend(Backend):
     """Runs coroutine tasks of one pool on an event loop in one thread of its own."""
 
     def __init__(self, pool: PoolHandle) -> None:
-        self.name = pool.name
-        self.pool_ref = weakref.ref(pool)  # weakly, as the thread backend
-        self.mutex = threading.Lock()
+        self.name: str = pool.name
+        self.pool_ref: weakref.ref[PoolHandle] = weakref.ref(pool)  # weakly, as the thread backend
+        self.mutex: threading.Lock = threading.Lock()
         self.incoming: deque[Node] = deque()  # handed to us, not yet on the loop
         # Nodes handed to us whose coroutine has not finished (incoming ones
         # too): the loop stops only at zero.
-        self.busy = 0
+        self.busy: int = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.thread_id: int | None = None
         self.stopping: list[threading.Thread] = []  # loop threads told to stop
-        self.serial = 0
+        self.serial: int = 0
         # Strong references to our asyncio tasks: the loop keeps only weak ones,
         # and a task awaiting an AsyncValue is otherwise referenced by nothing.
         self.tasks: dict[Node, asyncio.Task[None]] = {}

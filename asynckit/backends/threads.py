@@ -41,26 +41,26 @@ class ThreadBackend(Backend):
     """Runs ready nodes on up to ``worker_count`` threads (more while some are blocked)."""
 
     def __init__(self, pool: PoolHandle, worker_count: int) -> None:
-        self.name = pool.name
-        self.pool_ref = weakref.ref(pool)
+        self.name: str = pool.name
+        self.pool_ref: weakref.ref[PoolHandle] = weakref.ref(pool)
         queue: SimpleQueue[Node | None] = SimpleQueue()
-        self.queue = queue
+        self.queue: SimpleQueue[Node | None] = queue
         # Collected (the pool was dropped, nothing pending): wake a worker,
         # which sees the backend gone, leaves, and wakes the next.
-        self.ref = weakref.ref(self, lambda _: queue.put(None))
+        self.ref: weakref.ref[ThreadBackend] = weakref.ref(self, lambda _: queue.put(None))
         # One token per worker about to sleep in queue.get(); start() takes one
         # instead of starting a thread. Approximate on purpose (list.append and
         # list.pop are atomic, a lock here would cost more than it saves): a
         # stale token only delays growth until a worker sees a backlog.
         self.idle: list[None] = []
-        self.threads = 0
-        self.blocked = 0  # workers sleeping in a nested wait, lent out
-        self.stuck = 0  # workers still running a call that timed out, lent out too
-        self.capped = False  # warned that no more stuck workers are lent
-        self.worker_count = worker_count
-        self.closed = False
-        self.mutex = threading.Lock()
-        self.serial = 0
+        self.threads: int = 0
+        self.blocked: int = 0  # workers sleeping in a nested wait, lent out
+        self.stuck: int = 0  # workers still running a call that timed out, lent out too
+        self.capped: bool = False  # warned that no more stuck workers are lent
+        self.worker_count: int = worker_count
+        self.closed: bool = False
+        self.mutex: threading.Lock = threading.Lock()
+        self.serial: int = 0
 
     # -- the hot path -------------------------------------------------------
 

@@ -81,7 +81,7 @@ class Store:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"store must be a path (str or os.PathLike), "
                             f"not {type(path).__name__}")
-        self.path = Path(path).resolve()
+        self.path: Path = Path(path).resolve()
         folder = self.path.parent
         if not folder.is_dir():
             raise FileNotFoundError(f"store {str(path)!r}: the directory {str(folder)!r} "
@@ -92,7 +92,11 @@ class Store:
                                               and not os.access(self.path, os.W_OK)):
             raise PermissionError(f"store {str(path)!r} is not writable")
         self._mutex = threading.Lock()
-        self.lookups = self.hits = self.reads = self.writes = 0
+        # What statistics() counts.
+        self.lookups: int = 0
+        self.hits: int = 0
+        self.reads: int = 0
+        self.writes: int = 0
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._connection: sqlite3.Connection
         connection = self._connect()

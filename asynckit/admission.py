@@ -1,31 +1,42 @@
 """Admission: the one place where ready work is let through to its backend.
 
 A task that became ready is QUEUED, or HELD when it must wait first: for a
-``limit`` slot, or for its retry delay (the rule is ``TaskSpec.ready_state``).
-:func:`start` hands a QUEUED node to ``node.backend``; a HELD one goes
-through its :class:`Limiter`, or waits on the pool's :class:`Timer`. Nothing
-here runs user code, and nothing polls.
+``limit`` slot or a ``rate`` token (its :class:`~asynckit.gates.Gate`, per
+key with ``key=``), or for its retry delay (the rule is
+``TaskSpec.ready_state``). :func:`start` hands a QUEUED node to
+``node.backend``; a HELD one goes through its gate, or waits on the pool's
+:class:`Timer`. The only user code run here is a ``key=`` function; nothing
+polls.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
-from collections import deque
-from collections.abc import Sequence
-from time import monotonic
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from .node import HELD, QUEUED, Node, _lock
+from .gates import NO_KEY, Gate, clock
+from .graph import settle
+from .inputs import ready_arguments
+from .node import HELD, QUEUED, Node, _lock, name_of
 
-__all__ = ["start", "start_all", "admit", "release_slot", "Limiter", "Timer"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .protocols import Spec
+
+__all__ = ["start", "start_all", "admit", "Timer"]
 
 
 def start(node: Node) -> None:
-    """Hand a ready node to its backend, through its ``limit`` gate if it is HELD."""
+    """Hand a ready node to its backend, through its gate if it is HELD."""
     state = node.state
-    if state == QUEUED or (state == HELD and admit(node)):
+    if state == QUEUED:
         node.backend.start(node)
+    elif state == HELD:
+        for ready in admit(node):
+            ready.backend.start(ready)
     # Anything else was cancelled meanwhile: nothing to start.
 
 
@@ -34,106 +45,119 @@ def start_all(ready: Sequence[Node]) -> None:
         start(node)
 
 
-def admit(node: Node) -> bool:
-    """Move a HELD node to QUEUED if it may run now; True if the caller must
-    hand it to its backend. A call over its ``limit`` waits in the limiter."""
+def admit(node: Node) -> list[Node]:
+    """A HELD node asks to run: the nodes that may start now, moved to QUEUED
+    for the caller to hand to their backends (``node`` is among them, or it
+    waits in its gate)."""
     spec = node.spec
-    limiter = None if spec is None else spec.limiter
-    if limiter is not None:
-        return limiter.admit(node)
+    if spec is not None:
+        if spec.keyed is not None:
+            gate = _keyed_gate(node, spec)
+            return [] if gate is None else gate.admit(node)
+        if spec.limiter is not None:
+            return spec.limiter.admit(node)
     with _lock:  # a retry whose delay is over
         if node.state != HELD:  # cancelled meanwhile
-            return False
+            return []
         node.state = QUEUED
-        return True
+        return [node]
 
 
-class Limiter:
-    """At most ``limit`` calls of one task function run at once.
+def _keyed_gate(node: Node, spec: Spec) -> Gate | None:
+    """The gate of a ``key=`` call (its key computed on its first admission, from
+    its plain arguments); None if the key function failed the call."""
+    keyed = spec.keyed
+    assert keyed is not None
+    key = spec.gate_key
+    if key is NO_KEY:
+        try:
+            args, kwargs = ready_arguments(node)
+            key_function: Callable[..., Any] = spec.key_function  # type: ignore[assignment]
+            key = key_function(*args, **kwargs) if kwargs else key_function(*args)
+            hash(key)
+        except BaseException as error:
+            if isinstance(error, TypeError) and "unhashable" in str(error):
+                error = TypeError(f"the key= function of {name_of(node.fn)} returned an "
+                                  f"unhashable {type(key).__name__}: {key!r:.80}; return "
+                                  f"a str, a number or a tuple of them")
+            _reject(node, error)
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            return None
+    with _lock:
+        gate = keyed.gate(key)  # after a retry, the gate of its key may be a new one
+        if node.spec is not gate.spec:
+            node.spec = gate.spec if spec.save_to is None else spec.for_gate(gate)
+    return gate
 
-    Calls beyond the limit wait here, in order, as HELD nodes; they occupy no
-    worker. A slot is taken when a call is handed to its backend and given
-    back when its function returns or raises (``graph.finish``/``fail``), or
-    when it is cancelled while QUEUED (``graph.cancel``).
-    """
 
-    __slots__ = ("limit", "running", "waiting")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.running = 0
-        self.waiting: deque[Node] = deque()
-
-    def admit(self, node: Node) -> bool:
-        """Take a slot for a HELD node (True: it is QUEUED now), or queue it."""
-        with _lock:
-            if node.state != HELD:  # cancelled meanwhile
-                return False
-            if self.running >= self.limit:
-                self.waiting.append(node)
-                return False
-            self.running += 1
-            node.state = QUEUED
-            return True
-
-    def release(self) -> Node | None:
-        """Give a slot back; the next waiting call takes it and is returned,
-        QUEUED, for the caller to start."""
-        with _lock:
-            self.running -= 1
-            waiting = self.waiting
-            while waiting:
-                node = waiting.popleft()
-                if node.state == HELD:
-                    self.running += 1
-                    node.state = QUEUED
-                    return node
-        return None
+def _reject(node: Node, error: BaseException) -> None:
+    """Fail a HELD call that never ran (its key function raised)."""
+    if node.name is None:
+        node.name = name_of(node.fn)
+    node.fn = node.args = node.kwargs = None
+    start_all(settle(node, None, error))
 
 
 class Timer:
-    """Starts HELD nodes after a delay (retries): one thread, a heap, no polling."""
+    """Runs what must wait a while: one thread, a heap, no polling.
+
+    An item is a HELD node (a retry: started when due), a :class:`Gate`
+    (a rate token is due: woken, and what it lets through started) or a
+    callable (a deadline: called). A callable whose ``done`` is true by then
+    is skipped; such entries are dropped whenever the heap has doubled.
+    """
 
     def __init__(self, name: str) -> None:
-        self.heap: list[tuple[float, int, Node]] = []
+        self.heap: list[tuple[float, int, Any]] = []
         self.cond = threading.Condition(threading.Lock())
         self.serial = itertools.count()
         self.closed = False
+        self.compacted = 0  # the heap's length after its last compaction
         threading.Thread(target=self._run, name=f"{name}-timer", daemon=True).start()
 
-    def call_later(self, delay: float, node: Node) -> None:
+    def call_later(self, delay: float, item: Node | Gate | Callable[[], None]) -> None:
         with self.cond:
-            heapq.heappush(self.heap, (monotonic() + delay, next(self.serial), node))
-            self.cond.notify()
+            heap = self.heap
+            if len(heap) > 2 * self.compacted + 1024:
+                self._compact()
+            due = clock() + delay
+            heapq.heappush(heap, (due, next(self.serial), item))
+            if heap[0][0] == due:  # the first one now: the thread must wake sooner
+                self.cond.notify()
 
     def close(self) -> None:
         with self.cond:
             self.closed = True
             self.cond.notify()
 
+    def _compact(self) -> None:
+        # Under self.cond: drop deadlines of calls that have finished since.
+        self.heap = [entry for entry in self.heap if not getattr(entry[2], "done", False)]
+        heapq.heapify(self.heap)
+        self.compacted = len(self.heap)
+
     def _run(self) -> None:
         while True:
             with self.cond:
                 while True:
                     if self.heap:
-                        delay = self.heap[0][0] - monotonic()
+                        delay = self.heap[0][0] - clock()
                         if delay <= 0:
-                            node = heapq.heappop(self.heap)[2]
+                            item = heapq.heappop(self.heap)[2]
                             break
                         self.cond.wait(delay)
                     elif self.closed:
                         return
                     else:
                         self.cond.wait()
-            start(node)
-            del node  # an idle timer keeps no task alive
-
-
-def release_slot(node: Node, ready: list[Node]) -> None:
-    """Give back ``node``'s ``limit`` slot; the next waiting call, if any, is ready."""
-    spec = node.spec
-    limiter = None if spec is None else spec.limiter
-    if limiter is not None:
-        following = limiter.release()
-        if following is not None:
-            ready.append(following)
+            try:
+                if type(item) is Node:
+                    start(item)
+                elif type(item) is Gate:
+                    start_all(item.wake())
+                elif not getattr(item, "done", False):
+                    item()
+            except BaseException:  # pragma: no cover - a bug: the timer must live on
+                logging.getLogger("asynckit").critical("asynckit: timer error", exc_info=True)
+            del item  # an idle timer keeps no task alive

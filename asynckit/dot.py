@@ -30,7 +30,7 @@ __all__ = ["to_dot"]
 #: Fill colour per state (Graphviz X11 names).
 COLOURS = {
     PENDING: "white",
-    HELD: "lightyellow",
+    HELD: "orange",  # waiting for a limit slot, a rate token or a retry delay
     QUEUED: "lightyellow",
     RUNNING: "lightskyblue",
     DONE: "palegreen",
@@ -100,7 +100,7 @@ def _label(node: Node) -> str:
         title = node.name or "task"
     else:
         title = describe(node)
-    parts = [title, STATE_NAMES[node.state] if node.state != HELD else "held"]
+    parts = [title, STATE_NAMES[node.state]]
     if node.took:
         parts[1] += f" {_duration(node.took)}"
     elif node.state >= FAILED:

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import lifecycle
-from .admission import release_slot
 from .asynclist import gather_outcome
 from .errors import CancelledError
+from .gates import release_slot
 from .node import (
     CANCELLED,
     DONE,

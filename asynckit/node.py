@@ -9,7 +9,7 @@ Life of a node::
     PENDING --inputs settled--> QUEUED --claimed--> RUNNING --> DONE | FAILED
        |                          ^                    |
        +--> HELD (limit slot, ---+   (returned an AsyncValue: follows it)
-             retry delay)
+             rate token, retry delay)
     any state before RUNNING --cancel--> CANCELLED
 
 Every transition happens under one module lock, ``_lock``. It is held only for
@@ -37,13 +37,13 @@ __all__ = ["Node", "After", "GATHER", "depend", "name_of", "STATE_NAMES",
 
 # Node states. Settled is ``state >= DONE``.
 PENDING = 0  # waiting for its inputs
-HELD = 1  # ready, but waiting for a `limit` slot or a retry delay
+HELD = 1  # ready, but waiting for a `limit` slot, a `rate` token or a retry delay
 QUEUED = 2  # handed to a backend, not started
 RUNNING = 3  # running, or following the AsyncValue its function returned
 DONE = 4
 FAILED = 5
 CANCELLED = 6
-STATE_NAMES = ("pending", "pending", "pending", "running", "done", "failed", "cancelled")
+STATE_NAMES = ("pending", "held", "pending", "running", "done", "failed", "cancelled")
 
 _lock = allocate_lock()
 _locked = _lock.locked

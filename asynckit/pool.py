@@ -210,18 +210,16 @@ class Pool(concurrent.futures.Executor):
                 inputs, node.args, node.kwargs = scan(args, kwargs)
         self._live.add(node)
         if inputs is None and after is None:
-            if spec is None:
-                node.state = QUEUED
-                backend.submit(node)
-            else:
-                node.state = spec.ready_state
-                if node.state == QUEUED or admit(node):
-                    backend.submit(node)
-        elif link(node, inputs or [], after):
-            if node.state == QUEUED or admit(node):
-                backend.submit(node)
-        elif backend.wants_pending:
-            backend.pending(node, after)
+            node.state = QUEUED if spec is None else spec.ready_state
+        elif not link(node, inputs or [], after):
+            if backend.wants_pending:
+                backend.pending(node, after)
+            return proxy
+        if node.state == QUEUED:
+            backend.submit(node)
+        else:  # HELD: through its gate; other calls it lets through start as usual
+            for ready in admit(node):
+                ready.backend.submit(ready) if ready is node else ready.backend.start(ready)
         return proxy
 
     def _backend_for(self, fn: Any, spec: TaskSpec | None, what: str) -> Backend:
@@ -328,11 +326,10 @@ class Pool(concurrent.futures.Executor):
     def task(self, fn: None = None, /, *, retries: int = 0,
              retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
              retry_delay: float = 0.0, limit: int | None = None, name: str | None = None,
-             cache: bool = False) -> _TaskDecorator: ...
+             timeout: float | None = None, rate: str | float | None = None, burst: int = 1,
+             key: Callable[..., Any] | None = None, cache: bool = False) -> _TaskDecorator: ...
 
-    def task(self, fn: Any = None, /, *, retries: int = 0,
-             retry_on: Any = (Exception,), retry_delay: float = 0.0,
-             limit: int | None = None, name: str | None = None, cache: bool = False) -> Any:
+    def task(self, fn: Any = None, /, **options: Any) -> Any:
         """Decorate a function so that calling it runs it on this pool.
 
         Works on functions, methods, staticmethods and classmethods; the result
@@ -343,20 +340,21 @@ class Pool(concurrent.futures.Executor):
 
         Options: ``retries`` re-runs a call that raised one of ``retry_on`` (exception
         classes), after ``retry_delay`` seconds, doubling each time; ``limit`` caps how
-        many calls of this function run at once (waiting calls hold no worker); ``name``
-        labels the task in reprs and pictures; ``cache=True`` keeps results for reruns.
+        many calls of this function run at once; ``timeout`` fails a call that runs
+        longer with TimeoutError; ``rate`` ("10/s", "100/m", "3600/h") lets calls start
+        at most that often (``burst`` at once); ``key`` applies ``limit`` and ``rate``
+        per ``key(*args, **kwargs)``; waiting calls hold no worker; ``name`` labels
+        the task in reprs and pictures; ``cache=True`` keeps results for reruns.
         """
         target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
-        spec = make_spec(target, retries, retry_on, retry_delay, limit, name, cache, self.store)
+        spec = make_spec(target, options, self.store, self._later)
         if fn is None:
-            def decorate(fn: Any) -> Any:
-                return self.task(fn, retries=retries, retry_on=retry_on,
-                                 retry_delay=retry_delay, limit=limit, name=name, cache=cache)
-            return decorate
-        if retries and retry_delay:
-            # Start the retry timer now, in the program's normal flow: from
-            # 3.12 no thread can start once the interpreter is exiting.
-            self._retry_timer()
+            return lambda fn: self.task(fn, **options)
+        if spec is not None and spec.timed:
+            # Start the timer now, in the program's normal flow: from 3.12
+            # no thread can start once the interpreter is exiting.
+            self._timer_of()
+        name = options.get("name")
         label = name or name_of(target)
         submit = self._submit
         backend = None if spec is not None and spec.is_async else self._backend
@@ -474,10 +472,10 @@ class Pool(concurrent.futures.Executor):
                 backend = self._loop_backend
         return backend
 
-    def _retry_later(self, node: Node, delay: float) -> None:
-        self._retry_timer().call_later(delay, node)
+    def _later(self, delay: float, item: Any) -> None:
+        self._timer_of().call_later(delay, item)
 
-    def _retry_timer(self) -> Timer:
+    def _timer_of(self) -> Timer:
         timer = self._timer
         if timer is None:
             with self._mutex:
@@ -539,7 +537,8 @@ def task(fn: Callable[..., R], /) -> _Task[R]: ...
 def task(fn: None = None, /, *, retries: int = 0,
          retry_on: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
          retry_delay: float = 0.0, limit: int | None = None, name: str | None = None,
-         cache: bool = False) -> _TaskDecorator: ...
+         timeout: float | None = None, rate: str | float | None = None, burst: int = 1,
+         key: Callable[..., Any] | None = None, cache: bool = False) -> _TaskDecorator: ...
 
 
 def task(fn: Any = None, /, **options: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterable
 
-    from .admission import Limiter
+    from .gates import Gate, KeyedGates
     from .node import Node
     from .store import Store
     from .value import AsyncValue
@@ -41,9 +41,19 @@ class Spec(Protocol):
     retries: int
     retry_on: tuple[type[BaseException], ...]
     retry_delay: float
-    limiter: Limiter | None
+    #: The gate of ``limit``/``rate`` (None without them, or with ``key=``
+    #: on the function's own spec: its calls get per-key specs whose gate
+    #: is their key's).
+    limiter: Gate | None
+    #: ``key=``: the function's gates by key, the key function, and the key
+    #: of the calls of a per-key spec (``admission.NO_KEY`` before that).
+    keyed: KeyedGates | None
+    key_function: Callable[..., Any] | None
+    gate_key: Any
+    #: ``timeout=``: seconds a call may run (None: no limit).
+    timeout: float | None
     #: The state a call takes once its inputs have settled: HELD when it
-    #: must first get a ``limit`` slot, else QUEUED (``task.TaskSpec``).
+    #: must first pass a gate, else QUEUED (``task.TaskSpec``).
     ready_state: int
     #: ``cache=True``: one call's key and the store its result is saved to
     #: once it succeeds (both None for uncached calls); ``function`` names
@@ -55,6 +65,10 @@ class Spec(Protocol):
 
     def save(self, node: Node, result: Any) -> None:
         """``cache=True``: store a call's result (a no-op for other calls)."""
+        ...
+
+    def for_gate(self, gate: Gate) -> Spec:
+        """These options for the calls that pass ``gate`` (one key's)."""
         ...
 
 
@@ -74,8 +88,9 @@ class PoolHandle(Protocol):
         """Cancel the nodes that have not started, and start what that makes ready."""
         ...
 
-    def _retry_later(self, node: Node, delay: float) -> None:
-        """Start the HELD ``node`` again after ``delay`` seconds (a retry)."""
+    def _later(self, delay: float, item: Node | Gate | Callable[[], None]) -> None:
+        """After ``delay`` seconds: start the HELD node (a retry), wake the gate
+        (a rate token is due) or call the callable (a deadline): ``admission.Timer``."""
         ...
 
     def _submit(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,

@@ -13,8 +13,8 @@ from time import perf_counter
 from types import FunctionType
 from typing import Any
 
-from .admission import release_slot
 from .asynclist import PROXY_TYPES
+from .gates import release_slot
 from .graph import settle
 from .inputs import plain, resolve
 from .node import (
@@ -175,7 +175,7 @@ def fail(node: Node, error: BaseException) -> Sequence[Node]:
             with _lock:
                 node.state = HELD
             if delay > 0:
-                node.pool._retry_later(node, delay)  # type: ignore[union-attr]
+                node.pool._later(delay, node)  # type: ignore[union-attr]
             else:
                 ready.append(node)  # HELD: admission takes it from here
             return ready

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import wrapt
 
-from .admission import Limiter
 from .asynclist import PROXY_TYPES
+from .gates import NO_KEY, Gate, KeyedGates, Later
 from .keys import function_identity
 from .node import HELD, QUEUED, Node, name_of
 from .value import describe
@@ -49,27 +49,40 @@ if TYPE_CHECKING:  # pragma: no cover
         @overload
         def __call__(self, fn: Callable[..., R], /) -> _Task[R]: ...
 
-__all__ = ["TaskSpec", "TaskFunction", "make_spec", "check_worker_count",
+__all__ = ["TaskSpec", "TaskFunction", "make_spec", "check_options", "check_worker_count",
            "is_coroutine_function", "not_callable"]
 
 
 class TaskSpec:
     """Options shared by every call of one ``@pool.task(...)`` function."""
 
-    __slots__ = ("retries", "retry_on", "retry_delay", "limiter", "is_async", "ready_state",
+    __slots__ = ("retries", "retry_on", "retry_delay", "limiter", "keyed", "key_function",
+                 "gate_key", "timeout", "timed", "is_async", "ready_state",
                  "store", "save_to", "key", "function", "identity")
 
-    def __init__(self, retries: int, retry_on: tuple[type[BaseException], ...],
-                 retry_delay: float, limit: int | None, is_async: bool,
-                 store: Store | None = None) -> None:
-        self.retries = retries
-        self.retry_on = retry_on
-        self.retry_delay = retry_delay
-        self.limiter = None if limit is None else Limiter(limit)
+    def __init__(self, options: dict[str, Any], is_async: bool,
+                 later: Later | None = None, store: Store | None = None) -> None:
+        self.retries: int = options["retries"]
+        self.retry_on: tuple[type[BaseException], ...] = options["retry_on"]
+        self.retry_delay: float = options["retry_delay"]
+        self.timeout: float | None = options["timeout"]
+        limit, rate, burst = options["limit"], options["rate"], options["burst"]
+        gated = limit is not None or rate is not None
+        # key=: the function's calls each get the per-key spec of their key's gate.
+        self.key_function = options["key"]
+        self.keyed = None if self.key_function is None else KeyedGates(limit, rate, burst, later)
+        self.gate_key: Any = NO_KEY
+        self.limiter = Gate(limit, rate, burst, later) if gated and self.keyed is None else None
+        if self.keyed is not None:
+            self.keyed.spec = self
+        # Needs the pool's timer: a retry delay, a rate or a deadline.
+        self.timed = bool(self.retries and self.retry_delay) or rate is not None \
+            or self.timeout is not None
         self.is_async = is_async
         # The rule, stated once: a call whose inputs have settled is HELD
-        # while it must get a `limit` slot first, else QUEUED for its backend.
-        self.ready_state = QUEUED if self.limiter is None else HELD
+        # while it must pass a gate first (a `limit` slot, a `rate` token),
+        # else QUEUED for its backend.
+        self.ready_state = HELD if gated else QUEUED
         # cache=True: the function's calls are looked up in `store` (set on
         # the function's spec only); each call that misses runs with a spec
         # of its own (`for_call`) that carries its `key` and the store to
@@ -90,45 +103,132 @@ class TaskSpec:
                 and type(result) not in PROXY_TYPES:
             self.save_to.put(self.key, self.function, result, describe(node))
 
+    def _copy(self) -> TaskSpec:
+        copy = TaskSpec.__new__(TaskSpec)
+        for slot in TaskSpec.__slots__:
+            setattr(copy, slot, getattr(self, slot))
+        return copy
+
     def for_call(self, key: str) -> TaskSpec:
         """The spec of one cached call: these options, its key, where to save it."""
-        call = TaskSpec.__new__(TaskSpec)
-        for slot in TaskSpec.__slots__:
-            setattr(call, slot, getattr(self, slot))
+        call = self._copy()
         call.save_to = self.store
         call.store = None
         call.key = key
         return call
 
+    def for_gate(self, gate: Gate) -> TaskSpec:
+        """The spec of the calls of one key: these options, that key's gate."""
+        copy = self._copy()
+        copy.limiter = gate
+        copy.gate_key = gate.key
+        return copy
 
-def make_spec(fn: Any, retries: Any, retry_on: Any, retry_delay: Any, limit: Any,
-              name: Any, cache: Any = False, store: Store | None = None) -> TaskSpec | None:
-    """Check ``@pool.task`` options (raising at decoration); None if there are none."""
-    if not isinstance(cache, bool):
-        raise TypeError(f"cache must be True or False, not {cache!r}")
-    if cache and store is None:
-        raise ValueError("cache=True needs a pool with a store: Pool(store=\"results.db\")")
+
+#: ``@pool.task`` options and their defaults.
+OPTIONS: dict[str, Any] = {
+    "retries": 0, "retry_on": (Exception,), "retry_delay": 0.0, "limit": None,
+    "name": None, "timeout": None, "rate": None, "burst": 1, "key": None, "cache": False,
+}
+
+_PER = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def check_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``@pool.task`` options checked and completed with their defaults."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise TypeError(f"pool.task() got an unknown option {unknown[0]!r}; its options are "
+                        f"{', '.join(OPTIONS)}")
+    checked = {**OPTIONS, **options}
+    retries, retry_on = checked["retries"], checked["retry_on"]
     if isinstance(retries, bool) or not isinstance(retries, int):
         raise TypeError(f"retries must be an int >= 0, not {retries!r}")
     if retries < 0:
         raise ValueError(f"retries must be >= 0, not {retries}")
     if isinstance(retry_on, type):
-        retry_on = (retry_on,)
+        checked["retry_on"] = retry_on = (retry_on,)
     if not isinstance(retry_on, tuple) or not all(
             isinstance(t, type) and issubclass(t, BaseException) for t in retry_on):
         raise TypeError(f"retry_on must be an exception class or a tuple of them, "
                         f"not {retry_on!r}")
-    if isinstance(retry_delay, bool) or not isinstance(retry_delay, (int, float)):
-        raise TypeError(f"retry_delay must be seconds (a number), not {retry_delay!r}")
-    if not 0 <= retry_delay < float("inf"):  # NaN fails both comparisons
-        raise ValueError(f"retry_delay must be seconds >= 0 and finite, not {retry_delay}")
+    checked["retry_delay"] = _seconds(checked["retry_delay"], "retry_delay", zero=True)
+    if checked["timeout"] is not None:
+        checked["timeout"] = _seconds(checked["timeout"], "timeout", zero=False)
+    limit = checked["limit"]
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise TypeError(f"limit must be an int >= 1 or None, not {limit!r}")
         if limit < 1:
             raise ValueError(f"limit must be >= 1 (or None for no limit), not {limit}")
+    checked["rate"] = rate = _rate(checked["rate"])
+    burst = checked["burst"]
+    if isinstance(burst, bool) or not isinstance(burst, int):
+        raise TypeError(f"burst must be an int >= 1 (how many calls may start at once "
+                        f"under a rate), not {burst!r}: @pool.task(rate=\"5/s\", burst=5)")
+    if burst < 1:
+        raise ValueError(f"burst must be >= 1, not {burst}: @pool.task(rate=\"5/s\", burst=5)")
+    if burst != 1 and rate is None:
+        raise ValueError(f"burst={burst} needs a rate to apply to: "
+                         f"@pool.task(rate=\"5/s\", burst={burst})")
+    key = checked["key"]
+    if key is not None:
+        if not callable(key):
+            raise TypeError(f"key must be a function of the call's arguments, not "
+                            f"{type(key).__name__} {key!r:.40}: @pool.task(limit=2, "
+                            f"key=lambda url: urlsplit(url).hostname)")
+        if limit is None and rate is None:
+            raise ValueError("key= applies limit= and rate= per key: give one of them too, "
+                             "e.g. @pool.task(limit=2, key=lambda url: urlsplit(url).hostname)")
+    name = checked["name"]
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str, not {type(name).__name__}")
+    if not isinstance(checked["cache"], bool):
+        raise TypeError(f"cache must be True or False, not {checked['cache']!r}")
+    return checked
+
+
+def _seconds(value: Any, option: str, zero: bool) -> float:
+    example = f"@pool.task({option}=30)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{option} must be seconds (a number), not {value!r}: {example}")
+    if not (0 <= value if zero else 0 < value) or not value < float("inf"):  # NaN too
+        bound = ">= 0" if zero else "> 0"
+        raise ValueError(f"{option} must be seconds {bound} and finite, not {value}: {example}")
+    return float(value)
+
+
+def _rate(rate: Any) -> float | None:
+    """``rate=`` as calls per second: "10/s", "100/m", "3600/h" or a number (per second)."""
+    if rate is None:
+        return None
+    example = 'e.g. rate="10/s", "100/m", "3600/h" or a number of calls per second'
+    if isinstance(rate, bool):
+        raise TypeError(f"rate must be a str or a number, not {rate!r}: {example}")
+    if isinstance(rate, (int, float)):
+        count, per = float(rate), 1.0
+    elif isinstance(rate, str):
+        number, _, unit = rate.strip().partition("/")
+        try:
+            count = float(number)
+        except ValueError:
+            count = float("nan")
+        per = _PER.get(unit.strip() or "s", 0.0)
+        if not per or count != count:
+            raise ValueError(f"rate {rate!r} does not parse: {example}")
+    else:
+        raise TypeError(f"rate must be a str or a number, not {type(rate).__name__}: {example}")
+    if not 0 < count < float("inf"):
+        raise ValueError(f"rate must be more than 0 calls and finite, not {rate!r}: {example}")
+    return count / per
+
+
+def make_spec(fn: Any, options: dict[str, Any], store: Store | None = None,
+              later: Later | None = None) -> TaskSpec | None:
+    """Check ``@pool.task`` options (raising at decoration); None if there are none."""
+    checked = check_options(options)
+    if checked["cache"] and store is None:
+        raise ValueError("cache=True needs a pool with a store: Pool(store=\"results.db\")")
     if fn is None:
         return None
     if not callable(fn):
@@ -138,12 +238,13 @@ def make_spec(fn: Any, retries: Any, retry_on: Any, retry_delay: Any, limit: Any
                         f"{name_of(fn)}: a task returns one value; collect the "
                         f"items in an async def function that returns a list")
     is_async = is_coroutine_function(fn)
-    if cache:
-        spec = TaskSpec(retries, retry_on, float(retry_delay), limit, is_async, store)
+    if checked["cache"]:
+        spec = TaskSpec(checked, is_async, later, store)
         spec.function, spec.identity = function_identity(fn)
         return spec
-    if retries or limit is not None or is_async:
-        return TaskSpec(retries, retry_on, float(retry_delay), limit, is_async)
+    if any(checked[option] != OPTIONS[option] for option in
+           ("retries", "limit", "timeout", "rate", "key")) or is_async:
+        return TaskSpec(checked, is_async, later)
     return None
 
 

@@ -27,23 +27,24 @@ LAYERS = {
     "asynckit.value": 4,  # the proxy
     "asynckit.asynclist": 5,  # AsyncList and the map iterator
     "asynckit.inputs": 6,  # how a task's inputs are found
-    "asynckit.admission": 6,  # limit slots, retry timer, HELD vs QUEUED
+    "asynckit.gates": 6,  # limit slots, rate buckets, per key
     "asynckit.graph": 7,  # link, the one settle, cancel, gather
-    "asynckit.run": 8,  # execute/finish/fail a claimed task
+    "asynckit.admission": 8,  # HELD vs QUEUED: through a gate; the timer
+    "asynckit.run": 9,  # execute/finish/fail a claimed task, deadlines
     "asynckit.task": 7,  # @pool.task options
     "asynckit.keys": 6,  # the keys of cache=True calls
-    "asynckit.cache": 8,  # a cache=True call's look-up, the lazy result of a hit
-    "asynckit.backends": 9,
-    "asynckit.backends.threads": 9,
-    "asynckit.backends.loop": 9,
-    "asynckit.backends.executor": 9,
-    "asynckit.backends.dask": 9,
-    "asynckit.helpers": 10,
-    "asynckit.dot": 10,
-    "asynckit.progress": 10,
-    "asynckit.pool": 11,
-    "asynckit": 12,
-    "asynckit.store.__main__": 12,  # python -m asynckit.store
+    "asynckit.cache": 9,  # a cache=True call's look-up, the lazy result of a hit
+    "asynckit.backends": 10,
+    "asynckit.backends.threads": 10,
+    "asynckit.backends.loop": 10,
+    "asynckit.backends.executor": 10,
+    "asynckit.backends.dask": 10,
+    "asynckit.helpers": 11,
+    "asynckit.dot": 11,
+    "asynckit.progress": 11,
+    "asynckit.pool": 12,
+    "asynckit": 13,
+    "asynckit.store.__main__": 13,  # python -m asynckit.store
 }
 
 

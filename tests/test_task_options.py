@@ -77,13 +77,13 @@ def test_default_retry_on_is_exception_not_base_exception(pool: Pool) -> None:
 
 def test_retry_delay_backs_off_exponentially(pool: Pool, monkeypatch: Any) -> None:
     delays: list[float] = []
-    original = pool._retry_later
+    original = pool._later
 
-    def record(node: Any, delay: float) -> None:
+    def record(delay: float, node: Any) -> None:
         delays.append(delay)
-        original(node, 0.0)  # run the retry at once: no sleeping in tests
+        original(0.0, node)  # run the retry at once: no sleeping in tests
 
-    monkeypatch.setattr(pool, "_retry_later", record)
+    monkeypatch.setattr(pool, "_later", record)
     flaky = Flaky(failures=3)
     assert pool.task(retries=3, retry_delay=0.5)(flaky)().get(5) == 4
     assert delays == [0.5, 1.0, 2.0]
@@ -134,16 +134,16 @@ def test_cancelled_during_the_retry_delay(pool: Pool, monkeypatch: Any) -> None:
     later: list[Any] = []
     asked = threading.Event()
 
-    def retry_later(node: Any, delay: float) -> None:
+    def retry_later(delay: float, node: Any) -> None:
         later.append(node)
         asked.set()
 
-    monkeypatch.setattr(pool, "_retry_later", retry_later)
+    monkeypatch.setattr(pool, "_later", retry_later)
     flaky = Flaky(failures=5)
     value = pool.task(retries=3, retry_delay=60)(flaky)()
     dependent = pool.do(abs, value)
     assert asked.wait(5)  # the first attempt failed and asked for a retry
-    assert asynckit.state(value) == "pending"
+    assert asynckit.state(value) == "held"  # waits for its retry delay
     assert asynckit.cancel(value)
     assert asynckit.state(dependent) == "cancelled"
     from asynckit.admission import start
@@ -180,7 +180,7 @@ def test_limit_caps_concurrent_calls(pool: Pool) -> None:
     # The other four are held by the limiter (not queued on a worker): they
     # cannot start until a slot is given back, so this snapshot is stable.
     states = sorted(asynckit.state(v) for v in values)
-    assert states == ["pending"] * 4 + ["running"] * 2
+    assert states == ["held"] * 4 + ["running"] * 2
     gate.set()
     assert asynckit.AsyncList(values).get(5) == list(range(6))
     assert most == 2
@@ -208,7 +208,7 @@ def test_limit_does_not_block_workers_for_other_work() -> None:
         assert started.wait(5)
         second = f(2)  # waits for the limit: must not take the second worker
         assert g().get(5) == "g ran"  # the free worker runs unrelated work
-        assert asynckit.state(second) == "pending" and calls == [1]
+        assert asynckit.state(second) == "held" and calls == [1]
         gate.set()
         assert (first.get(5), second.get(5)) == (1, 2)
     finally:

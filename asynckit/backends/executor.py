@@ -35,9 +35,10 @@ from queue import SimpleQueue
 from typing import Any
 
 from .. import lifecycle
-from ..admission import release_slot, start_all
+from ..admission import start_all
 from ..asynclist import PROXY_TYPES
 from ..errors import CancelledError
+from ..gates import release_slot
 from ..graph import settle
 from ..inputs import ready_arguments
 from ..node import PENDING, QUEUED, Node, _lock

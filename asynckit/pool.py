@@ -32,6 +32,7 @@ from .protocols import Backend
 from .task import (
     TaskFunction,
     TaskSpec,
+    check_backend,
     check_worker_count,
     is_coroutine_function,
     make_spec,
@@ -349,6 +350,7 @@ class Pool(concurrent.futures.Executor):
         """
         target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
         spec = make_spec(target, options, self.store, self._later)
+        check_backend(spec, self._backend)
         if fn is None:
             return lambda fn: self.task(fn, **options)
         if spec is not None and spec.timed:

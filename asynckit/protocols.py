@@ -122,6 +122,9 @@ class Backend:
 
     # -- timeouts (run.Deadline) ---------------------------------------------
 
+    #: Whether ``@pool.task(timeout=...)`` is enforced for calls run here.
+    timeouts: bool = False
+
     def lend_stuck(self) -> bool:
         """Under ``node._lock``, at a call's deadline: may a worker be lent in place
         of the thread still running it? (True: ``worker_blocked(1)`` follows, and

@@ -53,7 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
         @overload
         def __call__(self, fn: Callable[P, R], /) -> _Task[P, R, R]: ...
 
-__all__ = ["TaskSpec", "TaskFunction", "make_spec", "check_options", "check_worker_count",
+__all__ = ["TaskSpec", "TaskFunction", "make_spec", "check_backend", "check_options", "check_worker_count",
            "is_coroutine_function", "not_callable"]
 
 
@@ -227,6 +227,16 @@ def _rate(rate: Any) -> float | None:
     if not 0 < count < float("inf"):
         raise ValueError(f"rate must be more than 0 calls and finite, not {rate!r}: {example}")
     return count / per
+
+
+def check_backend(spec: TaskSpec | None, backend: Backend) -> None:
+    """A ``timeout`` is enforced on threads and for ``async def`` tasks only (yet)."""
+    if spec is not None and spec.timeout is not None and not spec.is_async \
+            and not backend.timeouts:
+        raise NotImplementedError(
+            f"timeout= is enforced on the threads backend and for async def tasks; this "
+            f"pool's backend ({type(backend).__name__}) does not enforce it yet: run the "
+            f"function on a threads pool, or make it async def")
 
 
 def make_spec(fn: Any, options: dict[str, Any], store: Store | None = None,

@@ -188,3 +188,17 @@ def test_fast_calls_are_untouched() -> None:
             [2 * n for n in range(200)]
         assert asynckit.AsyncList([triple(n) for n in range(200)]).get(10) == \
             [3 * n for n in range(200)]
+
+
+def test_a_backend_that_cannot_enforce_a_timeout_says_so_at_decoration() -> None:
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(2) as executor, Pool(executor=executor) as pool:
+        with pytest.raises(NotImplementedError, match="timeout= is enforced on the threads"):
+            pool.task(timeout=5)(abs)
+
+        @pool.task(timeout=5)  # async def tasks run on the pool's loop: enforced
+        async def fine() -> int:
+            return 1
+
+        assert fine().get(5) == 1

@@ -27,45 +27,69 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextvars
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from time import perf_counter
+from types import FunctionType
 from typing import Any
 
 from ..admission import start_all
+from ..asynclist import PROXY_TYPES
+from ..graph import settle
 from ..inputs import ready_arguments
-from ..node import DONE, QUEUED, Node
+from ..node import DONE, QUEUED, RUNNING, Node, _lock, _locked, _wait_unlocked, name_of
 from ..protocols import Backend, PoolHandle
 from ..run import claim, fail, finish
 from ..value import describe
 from ..waiting import enter_worker
 
 _log = logging.getLogger("asynckit")
+#: asyncio.Task(..., eager_start=True) (Python 3.12+); 3.11 gets the same another way.
+_EAGER_START = sys.version_info >= (3, 12)
 
 
 class LoopBackend(Backend):
     """Runs coroutine tasks of one pool on an event loop in one thread of its own."""
 
+    timeouts = True  # see run.Deadline and _timed
+
     def __init__(self, pool: PoolHandle) -> None:
-        self.name: str = pool.name
-        self.pool_ref: weakref.ref[PoolHandle] = weakref.ref(pool)  # weakly, as the thread backend
-        self.mutex: threading.Lock = threading.Lock()
+        self.name = pool.name
+        self.pool_ref = weakref.ref(pool)  # weakly, as the thread backend
+        self.mutex = threading.Lock()
         self.incoming: deque[Node] = deque()  # handed to us, not yet on the loop
-        # Nodes handed to us whose coroutine has not finished (incoming ones
-        # too): the loop stops only at zero.
-        self.busy: int = 0
+        # Nodes handed to us, and those of them whose coroutine has finished
+        # (or that were cancelled in the queue): the loop stops only when the
+        # two are equal (``busy``). ``started`` changes under the mutex;
+        # ``finished`` only on the loop thread, so settling takes no lock.
+        self.started = 0
+        self.finished = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.thread_id: int | None = None
         self.stopping: list[threading.Thread] = []  # loop threads told to stop
-        self.serial: int = 0
-        # Strong references to our asyncio tasks: the loop keeps only weak ones,
-        # and a task awaiting an AsyncValue is otherwise referenced by nothing.
+        self.serial = 0
+        # Strong references to our suspended asyncio tasks: the loop keeps only
+        # weak ones, and a task awaiting an AsyncValue is otherwise referenced
+        # by nothing. (A task that finished in its eager first step is never
+        # put here.)
         self.tasks: dict[Node, asyncio.Task[None]] = {}
+        # Python 3.11 only: what Task.__init__ asked loop.call_soon to schedule
+        # (see _start_eagerly).
+        captured: list[tuple[Callable[..., Any], tuple[Any, ...],
+                             contextvars.Context | None]] = []
+
+        def capture(callback: Callable[..., Any], *args: Any,
+                    context: contextvars.Context | None = None) -> None:
+            captured.append((callback, args, context))
+
+        self.captured, self.capture = captured, capture  # no reference to self
         _backends.add(self)
 
     # -- the backend interface ----------------------------------------------
@@ -74,7 +98,7 @@ class LoopBackend(Backend):
         """Hand a QUEUED node to the loop (from any thread)."""
         opened: BaseException | None = None
         with self.mutex:
-            self.busy += 1
+            self.started += 1
             incoming = self.incoming
             incoming.append(node)
             if len(incoming) > 1:
@@ -85,7 +109,7 @@ class LoopBackend(Backend):
                     loop = self._open()
                 except BaseException as error:
                     incoming.pop()
-                    self.busy -= 1
+                    self.started -= 1
                     opened = error
             on_loop = threading.get_ident() == self.thread_id
         if opened is not None or loop is None:  # no thread for the loop: the node fails
@@ -96,6 +120,13 @@ class LoopBackend(Backend):
             loop.call_soon(self._drain, loop)
         else:
             loop.call_soon_threadsafe(self._drain, loop)
+
+    submit = start  # nothing to check in the caller: one call less per task
+
+    @property
+    def busy(self) -> int:
+        """Nodes handed to us whose coroutine has not finished (incoming ones too)."""
+        return self.started - self.finished
 
     def close(self) -> None:
         """Stop the loop and join its thread, if it has nothing left to run.
@@ -159,7 +190,15 @@ class LoopBackend(Backend):
                 loop.close()
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On the loop: start a task for every node handed over since the last wake-up."""
+        """On the loop: start a task for every node handed over since the last wake-up.
+
+        Each task starts eagerly: its coroutine runs up to its first
+        suspension right here, inside its own asyncio task (so
+        ``asyncio.current_task()``, ``asyncio.timeout()`` and cancellation
+        work from its first line), and a coroutine that never suspends has
+        settled before the next node is looked at. That saves each task a
+        trip through the loop's ready queue, and 10,000 of them a pass.
+        """
         with self.mutex:
             if self.loop is not loop:  # a stale wake-up of a loop being stopped
                 return
@@ -168,21 +207,73 @@ class LoopBackend(Backend):
                 return
             self.incoming = deque()
         tasks = self.tasks
+        drive = self._drive
+        eager = self._eager(loop)
         for node in nodes:
-            if claim(node):
-                tasks[node] = loop.create_task(self._drive(node))
+            if _locked():  # claim(), inlined: one call less per task
+                _wait_unlocked()
+            with _lock:
+                claimed = node.state == QUEUED
+                if claimed:
+                    node.state = RUNNING
+            if not claimed:  # cancelled while queued (value.cancel gave back its limit slot)
+                self.finished += 1
                 continue
-            # Cancelled while queued (value.cancel gave back its limit slot).
-            with self.mutex:
-                self.busy -= 1
+            if eager:
+                task = self._start_eagerly(loop, drive(node))
+                if not task.done():
+                    tasks[node] = task
+            else:
+                tasks[node] = loop.create_task(drive(node))
+
+    def _eager(self, loop: asyncio.AbstractEventLoop) -> bool:
+        # A task factory that a task set on our loop is honoured (its tasks
+        # start lazily, through it). On 3.11, eager starts go through
+        # loop.call_soon (see _start_eagerly): only on asyncio's own loops,
+        # whose call_soon nobody has replaced.
+        if loop.get_task_factory() is not None:
+            return False
+        return _EAGER_START or (isinstance(loop, asyncio.BaseEventLoop)
+                                and "call_soon" not in vars(loop))
+
+    def _start_eagerly(self, loop: asyncio.AbstractEventLoop,
+                       coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """A task for ``coro`` whose first step has run, here and now."""
+        if sys.version_info >= (3, 12):  # asyncio does it (the eager_task_factory's way)
+            return asyncio.Task(coro, loop=loop, eager_start=True)
+        # 3.11 has no eager start. A new Task schedules its first step with
+        # loop.call_soon(step, context=...) (the C Task and the Python one
+        # alike: it is how a task reaches any loop). An instance attribute
+        # shadows the method for just that call, the step is run at once in
+        # the task's context, exactly as the Handle would have run it, and
+        # the task is the current task while it runs. Not while the step
+        # runs: the coroutine's own call_soon calls must reach the loop.
+        captured = self.captured
+        loop.call_soon = self.capture  # type: ignore[method-assign, assignment]
+        try:
+            task = asyncio.Task(coro, loop=loop)
+        finally:
+            del loop.call_soon
+        callback, args, context = captured.pop()
+        if context is None:  # pragma: no cover - a Task always passes its context
+            callback(*args)
+        else:
+            context.run(callback, *args)
+        return task
 
     async def _drive(self, node: Node) -> None:
-        """Run one claimed node's coroutine and settle it, whatever happens."""
+        """Run one claimed node's coroutine and settle it, whatever happens.
+
+        The coroutine runs inside this one (no task of its own), so this is
+        the place to wrap its run, say in ``asyncio.timeout()``.
+        """
         ready: Sequence[Node] = ()
         try:
             started = perf_counter()
             try:
-                args, kwargs = ready_arguments(node)
+                args, kwargs = node.args, node.kwargs
+                if node.inputs:
+                    args, kwargs = ready_arguments(node)
                 coroutine = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
                 spec = node.spec
                 if spec is None or spec.timeout is None:
@@ -196,17 +287,25 @@ class LoopBackend(Backend):
             else:
                 node.took = perf_counter() - started
                 self._done(node)
-                ready = finish(node, result)
-            start_all(ready)
+                if node.spec is None and type(result) not in PROXY_TYPES:
+                    # finish(), inlined for the common case (as run.execute does).
+                    if node.name is None:
+                        fn = node.fn
+                        node.name = fn.__qualname__ if type(fn) is FunctionType else name_of(fn)
+                    node.fn = node.args = node.kwargs = None
+                    ready = settle(node, result)
+                else:
+                    ready = finish(node, result)
+            if ready:
+                start_all(ready)
         except Exception:  # pragma: no cover - a bug in asynckit, not in the task
             _log.exception("asynckit: settling %s failed", describe(node))
 
     def _done(self, node: Node) -> None:
         # Before settling: the settle of a pool's last task may call close(),
-        # which must then see nothing busy.
+        # which must then see nothing busy. On the loop thread: no lock.
         self.tasks.pop(node, None)
-        with self.mutex:
-            self.busy -= 1
+        self.finished += 1
 
     def _guard(self, node: Node) -> None:
         """Called on the loop thread before it would block on ``node``.

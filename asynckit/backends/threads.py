@@ -40,6 +40,8 @@ _EXECUTE = execute.__code__
 class ThreadBackend(Backend):
     """Runs ready nodes on up to ``worker_count`` threads (more while some are blocked)."""
 
+    timeouts = True  # see run.Deadline
+
     def __init__(self, pool: PoolHandle, worker_count: int) -> None:
         self.name: str = pool.name
         self.pool_ref: weakref.ref[PoolHandle] = weakref.ref(pool)

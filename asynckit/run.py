@@ -181,7 +181,7 @@ class Deadline:
             lent, self.lent = self.lent, False
         if lent:
             self.backend.returned_stuck()
-        return ()
+        return []  # not (): a tuple tells a worker it holds the one task made ready
 
 
 def finish(node: Node, result: Any) -> Sequence[Node]:

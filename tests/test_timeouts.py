@@ -54,10 +54,16 @@ def test_a_stuck_thread_call_fails_at_its_deadline_and_the_pool_works_on(
         never.set()
         assert returned.wait(5)
         pool.wait(5)
-    try:
-        assert discarded.wait(5)  # the late result, logged at DEBUG and dropped
-    finally:
-        logger.removeHandler(handler)
+        try:
+            assert discarded.wait(5)  # the late result, logged at DEBUG and dropped
+        finally:
+            logger.removeHandler(handler)
+        # The thread that was stuck is a worker again (it once died of the
+        # late result: an empty tuple read as "one task made ready").
+        again = threading.Barrier(2, timeout=5)
+        assert asynckit.AsyncList([pool.do(again.wait) for _ in range(2)]).get(5) is not None
+        assert pool.statistics()["stuck"] == 0
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert isinstance(asynckit.exception(value), TimeoutError)  # never published
 
 

@@ -5,14 +5,18 @@ at https://asynckit.github.io/asynckit/; the README, with a tour, is on
 https://pypi.org/project/asynckit/ and https://github.com/asynckit/asynckit.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .asynclist import AsyncList
 from .dot import to_dot
 from .errors import CancelledError
 from .helpers import as_completed, cancel, exception, future, state, unwrap
 from .inputs import opaque
 from .pool import Pool, do, task, wait
-from .store import Store
 from .value import AsyncValue
+
+if TYPE_CHECKING:
+    from .store import Store
 
 __all__ = [
     "AsyncList",
@@ -34,3 +38,13 @@ __all__ = [
 ]
 
 __version__ = "1.0.0"
+
+
+def __getattr__(name: str) -> Any:
+    # asynckit.Store on first use: sqlite3, pickle and hashlib are not
+    # imported for a program that keeps no results.
+    if name == "Store":
+        from .store import Store
+
+        return Store
+    raise AttributeError(f"module 'asynckit' has no attribute {name!r}")

@@ -21,12 +21,12 @@ from .graph import settle
 from .inputs import plain
 from .keys import call_key
 from .node import Node, name_of
-from .store import BadEntry, Store
 from .task import TaskFunction, _call_of
 from .value import AsyncValue, new_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from .protocols import Backend, PoolHandle
+    from .store import Store
     from .task import TaskSpec
 
 __all__ = ["Stored", "look_up", "open_store", "cached_call_of"]
@@ -39,6 +39,9 @@ def open_store(store: str | os.PathLike[str] | None, backend: str, client: Any) 
     if client is not None or backend == "dask":
         raise ValueError("store= is not supported on the Dask backend (results stay "
                          "on the cluster); use threads or processes for a resumable run")
+    # Imported here: sqlite3, pickle and hashlib only for a pool with a store.
+    from .store import Store
+
     return Store(store)
 
 
@@ -101,6 +104,8 @@ class Stored:
             return self.value
         with self.mutex:  # one load, however many threads use the value at once
             if not self.here:
+                from .store import BadEntry  # loaded with the store: no import cost here
+
                 try:
                     self.value = self.store.load(self.key)
                 except BadEntry as why:

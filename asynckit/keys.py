@@ -13,7 +13,6 @@ running anything upstream.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from types import CodeType, FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any
@@ -187,7 +186,9 @@ def function_identity(fn: Any) -> tuple[str, bytes]:
         except _Unkeyable as why:
             raise TypeError(f"cache=True: a {what} of {name} cannot be keyed for the "
                             f"store: {why} (keyable: {_KEYABLE})") from None
-    return name, hashlib.sha256(b"".join(out)).digest()
+    from hashlib import sha256  # here: only cache=True needs it (import asynckit stays cheap)
+
+    return name, sha256(b"".join(out)).digest()
 
 
 def call_key(spec: Spec, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
@@ -221,7 +222,9 @@ def call_key(spec: Spec, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] 
                 raise TypeError(f"{label}(): argument {name!r} cannot be keyed for the "
                                 f"store: {_why(why)} (keyable: {_KEYABLE}); or drop "
                                 f"cache=True") from None
-    return hashlib.sha256(b"".join(out)).hexdigest()
+    from hashlib import sha256
+
+    return sha256(b"".join(out)).hexdigest()
 
 
 def _why(error: BaseException) -> str:

@@ -49,6 +49,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asynckit  # noqa: E402
+from bench.table import row  # noqa: E402
 
 SLEEP = 0.05
 
@@ -102,15 +103,6 @@ class Sides:
         return time.perf_counter() - began
 
 
-def _row(name: str, ours: list[float], peer: list[float], peer_name: str, unit: str,
-         scale: float, target: float) -> dict[str, Any]:
-    return {"name": name, "ours": statistics.median(ours) * scale,
-            "peer": statistics.median(peer) * scale, "peer_name": peer_name, "unit": unit,
-            "target": target,
-            "ours_range": (min(ours) * scale, max(ours) * scale),
-            "peer_range": (min(peer) * scale, max(peer) * scale)}
-
-
 def rows(quick: bool) -> list[dict[str, Any]]:
     """The coroutine rows of ``python -m bench``: one dict per row, with
     ``name``, ``ours``, ``peer``, ``peer_name``, ``unit`` and ``target`` (the
@@ -129,9 +121,9 @@ def rows(quick: bool) -> list[dict[str, Any]]:
     finally:
         sides.close()
     return [
-        _row(f"async def no-op task ({count:,})", *noops, "asyncio.gather",
+        row(f"async def no-op task ({count:,})", *noops, "asyncio.gather",
              "us/task", 1e6 / count, 1.2),
-        _row(f"{count:,} x asyncio.sleep({SLEEP}) tasks, wall", *naps, "asyncio.gather",
+        row(f"{count:,} x asyncio.sleep({SLEEP}) tasks, wall", *naps, "asyncio.gather",
              "s", 1.0, 1.2),
     ]
 

@@ -1,15 +1,23 @@
-"""asynckit beside concurrent.futures.ThreadPoolExecutor (and dask.delayed), one process.
+"""``python -m bench``: every backend beside the engine it wraps, in one table.
 
-Run ``python -m bench`` (or ``python bench/run.py``; ``--quick`` for fewer
-repeats). Every figure is the median of alternating repeats (asynckit, peer,
-asynckit, peer, …) so that drift on a shared machine hits both alike; the
-ratio column is asynckit / peer (below 1 means asynckit is faster).
+``python -m bench [--quick] [--json [FILE]] [--only SECTION,...]``. Sections:
+``threads`` (this module: ThreadPoolExecutor and dask.delayed, one process),
+``async`` (bench/async_bench.py: asyncio.gather), ``processes``
+(bench/procs_bench.py: ProcessPoolExecutor and multiprocessing.Pool),
+``dask`` (bench/dask_bench.py: raw ``client.submit`` on one LocalCluster),
+``scrape`` (bench/scrape_bench.py: time limits and rates against a local
+HTTP server). Every figure is the median of alternating repeats (asynckit,
+peer, asynckit, peer, ...) so that drift on a shared machine hits both
+alike, shown with its range; ratio = asynckit / peer, below 1 means asynckit
+costs less, and each row names its target (bench/table.py). ``--quick``
+runs fewer repeats and smaller counts: for a smoke test, not for figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import os
 import statistics
 import subprocess
@@ -25,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import wrapt  # noqa: E402
 
 import asynckit  # noqa: E402
+from bench.table import Row, dump_json, machine, print_table, row  # noqa: E402
 
 try:
     import dask  # noqa: F401
@@ -57,13 +66,13 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def compare(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each case, the cases alternating within each repeat."""
+def compare(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of each case, one per repeat, the cases alternating within each repeat."""
     runs: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
         for name, case in cases.items():
             runs[name].append(timed(case))
-    return {name: statistics.median(times) for name, times in runs.items()}
+    return runs
 
 
 # -- the shapes of work ---------------------------------------------------------
@@ -299,67 +308,79 @@ def import_cost() -> tuple[float, float, bool]:
 # -- report ------------------------------------------------------------------------------
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="3 repeats")
-    options = parser.parse_args()
-    repeats = 3 if options.quick else options.repeats
+def rows(quick: bool) -> list[Row]:
+    """The threads rows (targets: issue 16, held through the engine re-layout)."""
+    repeats = 3 if quick else 7
+    out: list[Row] = []
 
-    rows: list[tuple[str, str, str, str]] = []
-
-    def row(what: str, ours: float, theirs: float, peer: str, unit: str = "µs/task",
-            scale: float = 1e6) -> None:
-        rows.append((what, f"{ours * scale:.2f} {unit}", f"{peer} {theirs * scale:.2f}",
-                     f"{ours / theirs:.3f}"))
+    def per(what: str, ours: list[float], theirs: list[float], peer: str, count: int,
+            target: float | None, unit: str = "µs/task") -> None:
+        out.append(row(what, ours, theirs, peer, unit, target, 1e6 / count))
 
     r = compare(fanout_cases(), repeats)
-    row("fan-out do+get", r["asynckit do"] / FANOUT, r["TPE"] / FANOUT, "TPE")
-    row("fan-out @task+get", r["asynckit @task"] / FANOUT, r["TPE"] / FANOUT, "TPE")
+    per("fan-out do+get", r["asynckit do"], r["TPE"], "TPE", FANOUT, 0.25)
+    per("fan-out @task+get", r["asynckit @task"], r["TPE"], "TPE", FANOUT, 0.3)
     if "dask.delayed" in r:
-        row("fan-out do+get", r["asynckit do"] / FANOUT, r["dask.delayed"] / FANOUT, "dask")
-
+        per("fan-out do+get", r["asynckit do"], r["dask.delayed"], "dask", FANOUT, None)
     r = compare(map_cases(), repeats)
-    row("map", r["asynckit map"] / FANOUT, r["TPE map"] / FANOUT, "TPE")
-
+    per("map", r["asynckit map"], r["TPE map"], "TPE", FANOUT, 0.25)
     r = compare(chain_cases(), repeats)
-    row("chain", r["asynckit chain"] / CHAIN, r["TPE wait each"] / CHAIN, "TPE wait", "µs/step")
-    row("chain", r["asynckit chain"] / CHAIN, r["TPE callbacks"] / CHAIN, "TPE cb", "µs/step")
+    per("chain", r["asynckit chain"], r["TPE wait each"], "TPE wait", CHAIN, 0.15, "µs/step")
+    per("chain", r["asynckit chain"], r["TPE callbacks"], "TPE callbacks", CHAIN, 1.0,
+        "µs/step")
     if "dask.delayed" in r:
-        row("chain", r["asynckit chain"] / CHAIN, r["dask.delayed"] / CHAIN, "dask", "µs/step")
-
+        per("chain", r["asynckit chain"], r["dask.delayed"], "dask", CHAIN, None, "µs/step")
     r = compare(tree_cases(), repeats)
     nodes = 2 * LEAVES - 1
-    row("tree 4096", r["asynckit tree"] / nodes, r["TPE levels"] / nodes, "TPE")
+    per("tree 4096", r["asynckit tree"], r["TPE levels"], "TPE", nodes, None, "µs/node")
     if "dask.delayed" in r:
-        row("tree 4096", r["asynckit tree"] / nodes, r["dask.delayed"] / nodes, "dask")
-
+        per("tree 4096", r["asynckit tree"], r["dask.delayed"], "dask", nodes, 0.03, "µs/node")
+    bare_times.clear()
     r = compare(io_cases(), repeats)
-    ideal = 400 * 0.01 / 50
-    rows.append(("I/O 400x10ms, 50 workers", f"efficiency {ideal / r['asynckit I/O']:.3f}",
-                 f"TPE {ideal / r['TPE I/O']:.3f}", f"{r['asynckit I/O'] / r['TPE I/O']:.3f}"))
-    bare = statistics.median(bare_times)
-    rows.append(("I/O, 50 bare threads", f"efficiency {ideal / bare:.3f}",
-                 "(the machine's floor)", f"{r['asynckit I/O'] / bare:.3f}"))
-
-    per_task = bytes_per_pending_task()
-    rows.append(("bytes per pending task", f"{per_task:.0f} B", "target 800",
-                 f"{per_task / 800:.3f}"))
-
+    # Efficiency >= 0.99x the bare threads' is wall time <= 1/0.99 of theirs.
+    out.append(row("I/O 400 x 10 ms, 50 workers (wall)", r["asynckit I/O"], bare_times,
+                   "50 bare threads", "ms", round(1 / 0.99, 4), 1e3))
+    out.append(row("  (TPE, the same I/O)", r["TPE I/O"], bare_times, "50 bare threads",
+                   "ms", None, 1e3))
+    per_task = [bytes_per_pending_task(20_000 if quick else 100_000)]
+    out.append(row("memory per pending task", per_task, [800], "limit", "B", 1.0))
     ours, theirs = attribute_access()
-    row("settled attribute", ours, theirs, "wrapt", "µs")
+    out.append(row("settled attribute", [ours], [theirs], "wrapt", "µs", 1.2, 1e6))
+    ours_us, _wrapt_us, heavy = import_cost()
+    name = "import asynckit beyond wrapt" + (" (dask/tqdm imported!)" if heavy else "")
+    out.append(row(name, [ours_us / 1000], [5.0], "limit", "ms",
+                   0.0 if heavy else 1.0))
+    return out
 
-    ours, wrapt_part, heavy = import_cost()
-    rows.append(("import asynckit", f"{ours / 1000:.1f} ms beyond wrapt",
-                 f"wrapt {wrapt_part / 1000:.1f} ms", "dask/tqdm imported!" if heavy else "-"))
 
-    width = [max(len(r[i]) for r in rows + [("what", "asynckit", "peer", "ratio")])
-             for i in range(4)]
-    header = ("what", "asynckit", "peer", "ratio")
-    print(f"asynckit bench, {WORKERS} workers, median of {repeats}, Python "
-          f"{sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}")
-    for line in [header] + rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, width, strict=False)))
+#: Section name -> module with ``rows(quick) -> list[Row]``, in table order.
+SECTIONS = {"threads": "bench.run", "async": "bench.async_bench", "scrape": "bench.scrape_bench"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repeats, smaller counts (a smoke test, not figures)")
+    parser.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                        help="write the rows as JSON to FILE (or, with no FILE, "
+                             "instead of the table to standard output)")
+    parser.add_argument("--only", metavar="SECTION,...",
+                        help=f"run only these sections, of: {', '.join(SECTIONS)}")
+    options = parser.parse_args(argv)
+    chosen = list(SECTIONS) if options.only is None else options.only.split(",")
+    unknown = [name for name in chosen if name not in SECTIONS]
+    if unknown:
+        parser.error(f"no section {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
+    header = machine()
+    sections = [(name, importlib.import_module(SECTIONS[name]).rows(options.quick))
+                for name in chosen]
+    if options.json != "-":
+        print_table(sections, header)
+    if options.json == "-":
+        dump_json(sections, header, sys.stdout)
+    elif options.json is not None:
+        with open(options.json, "w", encoding="utf-8") as out:
+            dump_json(sections, header, out)
 
 
 if __name__ == "__main__":

@@ -103,3 +103,21 @@ def wait_for_file(path: str, seconds: float) -> bool:
     while not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.05)
     return os.path.exists(path)
+
+
+def reciprocal(x: float) -> float:
+    return 1 / x
+
+
+def spin_forever() -> None:
+    """A call that never returns (a CPU-bound loop, no sleep to interrupt)."""
+    while True:
+        pass
+
+
+def hang_once(path: str) -> str:
+    """Hangs the first time (it leaves ``path`` behind), returns the next time."""
+    if not os.path.exists(path):
+        open(path, "w").close()
+        spin_forever()
+    return "second try"

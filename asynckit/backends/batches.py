@@ -41,7 +41,7 @@ from ..errors import CancelledError
 from ..gates import release_slot
 from ..graph import settle
 from ..inputs import ready_arguments
-from ..node import QUEUED, Node, _lock, name_of
+from ..node import QUEUED, RUNNING, Node, _lock, name_of
 from ..protocols import Backend
 from ..report import observe
 from ..run import Deadline, claim, fail, finish
@@ -145,8 +145,15 @@ class Batching(Backend):
                 self._ship_chunk(chunk)
 
     def _ship_chunk(self, nodes: list[Node]) -> None:
-        """On the caller's thread: one pickle for a chunk of claimed calls of one
-        function; if that fails, each call on its own (naming the culprit)."""
+        """On the caller's thread: claim a chunk of QUEUED calls of one function
+        (one hold of the lock for all) and pickle them as one; if that fails,
+        each call on its own (naming the culprit)."""
+        with _lock:
+            nodes = [node for node in nodes if node.state == QUEUED]  # not cancelled
+            for node in nodes:
+                node.state = RUNNING
+        if not nodes:
+            return
         fn = nodes[0].fn
         if all(node.fn is fn for node in nodes):
             chunk = [node.args for node in nodes]

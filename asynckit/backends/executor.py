@@ -87,7 +87,7 @@ class ExecutorBackend(Batching):
     ``worker_count`` processes and a thread-safe start method.
     """
 
-    timeouts = False  # see the module docstring, run.Deadline and expire
+    timeouts = True  # see the module docstring, run.Deadline and expire
 
     def __init__(self, pool: PoolHandle, executor: concurrent.futures.Executor | None,
                  worker_count: int) -> None:
@@ -144,11 +144,10 @@ class ExecutorBackend(Batching):
         chunk: list[Node] | None = getattr(self.local, "chunk", None)
         if chunk is not None and node.kwargs is None and node.inputs == () and (
                 node.spec is None or node.spec.timeout is None):
-            if claim(node):
-                chunk.append(node)
-                if len(chunk) >= self.local.size:
-                    self.local.chunk = []
-                    self._ship_chunk(chunk)
+            chunk.append(node)  # claimed in _ship_chunk, all at once
+            if len(chunk) >= self.local.size:
+                self.local.chunk = []
+                self._ship_chunk(chunk)
             return
         error = self._pickle(node) if self.owned else self.dispatch(node)
         if error is not None:

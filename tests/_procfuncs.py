@@ -121,3 +121,12 @@ def hang_once(path: str) -> str:
         open(path, "w").close()
         spin_forever()
     return "second try"
+
+
+def fail_once(where: str, x: int) -> int:
+    """Raises ValueError the first time for each ``x`` (it leaves a file behind)."""
+    path = os.path.join(where, f"failed-{x}")
+    if not os.path.exists(path):
+        open(path, "w").close()
+        raise ValueError(f"first try of {x}")
+    return x

@@ -311,3 +311,12 @@ def test_a_timed_out_call_is_retried_with_timeout_error_in_retry_on(tmp_path: Pa
 def test_fast_timed_calls_are_untouched(pool: Pool) -> None:
     double = pool.task(timeout=30)(f.mul)
     assert AsyncList([double(n, 2) for n in range(50)]).get(30) == [2 * n for n in range(50)]
+
+
+@pytest.mark.timeout(60)
+def test_retries_and_limit_work_per_call_inside_batches(pool: Pool, tmp_path: Path) -> None:
+    flaky = pool.task(retries=1, retry_on=(ValueError,))(f.fail_once)
+    where = str(tmp_path)
+    assert [v.get(30) for v in [flaky(where, n) for n in range(40)]] == list(range(40))
+    once = pool.task(limit=1)(f.pid_and)
+    assert [v.get(30)[1] for v in [once(n) for n in range(10)]] == list(range(10))

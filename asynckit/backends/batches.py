@@ -48,7 +48,8 @@ from ..run import Deadline, claim, fail, finish
 from ..value import describe
 from .pickling import by_reference, run_calls, run_chunk, run_plain_chunk, task_pickle_error
 
-__all__ = ["Batch", "Batching", "give_up", "main_guard_hint", "BATCH_CALLS", "BATCH_SECONDS", "DEFAULT_CHUNK_MAX"]
+__all__ = ["Batch", "Batching", "give_up", "main_guard_hint", "BATCH_CALLS", "BATCH_SECONDS",
+           "DEFAULT_CHUNK_MAX", "DEFAULT_CHUNK_SECONDS"]
 
 _dumps = pickle.dumps
 _HIGHEST = pickle.HIGHEST_PROTOCOL
@@ -62,6 +63,8 @@ BATCH_SECONDS = 0.005
 #: ``ceil(len / (4 * worker_count))`` calls (``multiprocessing.Pool.map``'s
 #: rule), at most this many.
 DEFAULT_CHUNK_MAX = 512
+#: ... holding about this much work, for a function already measured.
+DEFAULT_CHUNK_SECONDS = 0.05
 
 
 class Batch:
@@ -119,8 +122,10 @@ class Batching(Backend):
         Without one: a user's executor sends each call alone (``Executor.map``);
         processes chunk as ``multiprocessing.Pool.map`` does, ``ceil(len / (4 *
         worker_count))`` calls, but at most ``DEFAULT_CHUNK_MAX`` (64 for an
-        input without a length).
+        input without a length), and, for a function already measured, about
+        ``DEFAULT_CHUNK_SECONDS`` of work (so slow calls spread over the processes).
         """
+        bounded = chunksize is None
         if chunksize is None:
             if not self.owned:
                 return contextlib.nullcontext()
@@ -131,12 +136,19 @@ class Batching(Backend):
             chunksize = max(1, min(DEFAULT_CHUNK_MAX, math.ceil(count / (4 * self.worker_count))))
         if chunksize == 1 or getattr(self.local, "chunk", None) is not None:
             return contextlib.nullcontext()
-        return self._gathering(chunksize)
+        return self._gathering(chunksize, bounded)
+
+    def _chunk_size(self, fn: Any) -> int:
+        """The default chunk size for ``fn``, its first call in hand (see ``chunking``)."""
+        size: int = self.local.largest
+        each = self.cost.get(id(fn))
+        return size if each is None else max(1, min(size, int(DEFAULT_CHUNK_SECONDS / each)))
 
     @contextlib.contextmanager
-    def _gathering(self, chunksize: int) -> Iterator[None]:
+    def _gathering(self, chunksize: int, bounded: bool) -> Iterator[None]:
         local = self.local
         local.chunk, local.size = [], chunksize
+        local.largest = chunksize if bounded else 0  # 0: as the caller said
         try:
             yield
         finally:

@@ -144,6 +144,8 @@ class ExecutorBackend(Batching):
         chunk: list[Node] | None = getattr(self.local, "chunk", None)
         if chunk is not None and node.kwargs is None and node.inputs == () and (
                 node.spec is None or node.spec.timeout is None):
+            if not chunk and self.local.largest:
+                self.local.size = self._chunk_size(node.fn)
             chunk.append(node)  # claimed in _ship_chunk, all at once
             if len(chunk) >= self.local.size:
                 self.local.chunk = []

@@ -309,8 +309,10 @@ class Batching(Backend):
                 # after the other, from this thread: the ones it has not
                 # failed yet and never handed to a worker process had not
                 # started. They run again in the fresh pool instead of failing.
+                # (Only those of the broken pool: a fresh one may hold some.)
                 for other_future, other in list(self.batches.items()):
-                    if not other_future.running() and not other_future.done():
+                    if other.executor is batch.executor and not other_future.running() \
+                            and not other_future.done():
                         other.rerun = True
             self.inbox.put((batch, future))
             if not self.owned and self.dispatcher is None:
@@ -372,7 +374,8 @@ class Batching(Backend):
         deadline = batch.deadline
         if deadline is not None and not deadline.finish():
             return  # timed out: failed already, its pool ended
-        if batch.rerun:  # never reached a worker process (or its pool was ended)
+        if batch.rerun and (future.cancelled() or isinstance(future.exception(), _Broken)):
+            # It never reached a worker process (or its pool was ended).
             # Again, first, in the fresh pool (the nodes stay claimed).
             if type(batch.payload) is list:
                 self.ready.extendleft(reversed(list(zip(nodes, batch.payload, strict=True))))

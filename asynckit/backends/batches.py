@@ -26,6 +26,7 @@ from __future__ import annotations
 import concurrent.futures
 import concurrent.futures.process
 import contextlib
+import logging
 import math
 import pickle
 import sys
@@ -51,6 +52,7 @@ from .pickling import by_reference, run_calls, run_chunk, run_plain_chunk, task_
 __all__ = ["Batch", "Batching", "give_up", "main_guard_hint", "BATCH_CALLS", "BATCH_SECONDS",
            "DEFAULT_CHUNK_MAX", "DEFAULT_CHUNK_SECONDS"]
 
+_log = logging.getLogger("asynckit")
 _dumps = pickle.dumps
 _HIGHEST = pickle.HIGHEST_PROTOCOL
 _Broken = concurrent.futures.process.BrokenProcessPool
@@ -321,7 +323,10 @@ class Batching(Backend):
         if not self.owned:
             self.inbox.put((batch, future))
             return
-        self._settle_batch(batch, future.result())
+        try:
+            self._settle_batch(batch, future.result())
+        except BaseException:  # pragma: no cover - a bug; the executor only logs it
+            _log.exception("asynckit: error settling a batch of %d calls", len(batch.nodes))
 
     def _settle_batch(self, batch: Batch, data: Any) -> None:
         nodes = batch.nodes

@@ -254,16 +254,16 @@ class Pool(concurrent.futures.Executor):
 
     @overload
     def map(self, fn: Callable[..., R], *iterables: Iterable[Any],
-            timeout: float | None = None, chunksize: int = 1, buffersize: None = None,
+            timeout: float | None = None, chunksize: int | None = None, buffersize: None = None,
             progress: bool = False) -> MapResult[R]: ...
 
     @overload
     def map(self, fn: Callable[..., R], *iterables: Iterable[Any],
-            timeout: float | None = None, chunksize: int = 1, buffersize: int,
+            timeout: float | None = None, chunksize: int | None = None, buffersize: int,
             progress: bool = False) -> MapIterator[R]: ...
 
     def map(self, fn: Callable[..., R], *iterables: Iterable[Any], timeout: float | None = None,
-            chunksize: int = 1, buffersize: int | None = None,
+            chunksize: int | None = None, buffersize: int | None = None,
             progress: bool = False) -> MapResult[R] | MapIterator[R]:
         """Run ``fn`` over the iterables (``Executor.map``); results in input order.
 
@@ -284,11 +284,12 @@ class Pool(concurrent.futures.Executor):
         taken. The result is then only an iterator (a
         :class:`~asynckit.asynclist.MapIterator`, like ``Executor.map``'s
         generator): no ``len()`` (the input is not read ahead), no ``get()``;
-        ``list(r)`` gives every result. ``chunksize`` is accepted and ignored (on every backend, for now).
+        ``list(r)`` gives every result. ``chunksize=k``: the processes and executor backends send
+        the calls in chunks of ``k`` (processes, by default: ``Backend.chunking``); threads ignore it.
         """
         if not callable(fn):
             raise not_callable(fn, "pool.map()")
-        if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+        if not (chunksize is None or type(chunksize) is int and chunksize >= 1):
             raise ValueError(f"chunksize must be an int >= 1, not {chunksize!r}")
         if check_buffersize(buffersize) is not None and progress:
             raise ValueError("pool.map(progress=True) counts every call up front: "
@@ -310,8 +311,9 @@ class Pool(concurrent.futures.Executor):
             buffer = deque(submit(fn, args, None, spec, label, None, backend)
                            for args in itertools.islice(source, buffersize))
             return MapIterator(buffer, deadline, refill=refill)
-        values = [submit(fn, args, None, spec, label, None, backend)
-                  for args in zip(*iterables, strict=False)]
+        with (backend or self._backend).chunking(chunksize, iterables):
+            values = [submit(fn, args, None, spec, label, None, backend)
+                      for args in zip(*iterables, strict=False)]
         result: MapResult[R] = MapResult(values, deadline)
         if progress:
             track([value._self_task for value in values], desc=name_of(fn))

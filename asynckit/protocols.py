@@ -9,10 +9,11 @@ once, here, and nobody probes with ``hasattr``.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
     from .gates import Gate, KeyedGates
     from .node import Node
@@ -153,6 +154,13 @@ class Backend:
         """``node`` was just submitted and waits for inputs (``after``: a
         ``chain`` predecessor). Dask hands such a task over early; the
         processes backend test-pickles it."""
+
+    def chunking(self, chunksize: int | None,
+                 iterables: Sequence[Iterable[Any]]) -> AbstractContextManager[None]:
+        """``pool.map``: the calls submitted inside this context travel in chunks of
+        ``chunksize`` (None: this backend's default) where this backend sends
+        calls away in batches; others ignore it."""
+        return nullcontext()
 
     def run_here(self, node: Node) -> None:
         """A worker of this backend waits for ``node`` (QUEUED, of this

@@ -103,3 +103,30 @@ def wait_for_file(path: str, seconds: float) -> bool:
     while not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.05)
     return os.path.exists(path)
+
+
+def reciprocal(x: float) -> float:
+    return 1 / x
+
+
+def spin_forever() -> None:
+    """A call that never returns (a CPU-bound loop, no sleep to interrupt)."""
+    while True:
+        pass
+
+
+def hang_once(path: str) -> str:
+    """Hangs the first time (it leaves ``path`` behind), returns the next time."""
+    if not os.path.exists(path):
+        open(path, "w").close()
+        spin_forever()
+    return "second try"
+
+
+def fail_once(where: str, x: int) -> int:
+    """Raises ValueError the first time for each ``x`` (it leaves a file behind)."""
+    path = os.path.join(where, f"failed-{x}")
+    if not os.path.exists(path):
+        open(path, "w").close()
+        raise ValueError(f"first try of {x}")
+    return x

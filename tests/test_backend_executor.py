@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import multiprocessing
 import pickle
 import subprocess
 import sys
+import threading
 
 import _procfuncs as f
 import pytest
@@ -118,3 +120,72 @@ def test_importing_asynckit_imports_no_dask() -> None:
                           timeout=50)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.timeout(30)
+def test_map_with_chunksize_on_a_users_executor() -> None:
+    with concurrent.futures.ThreadPoolExecutor(2) as executor:
+        pool = Pool(executor=executor)
+        results = list(pool.map(f.thread_name, range(4), chunksize=2, timeout=10))
+        assert [value for _, value in results] == [0, 1, 2, 3]
+        assert results[0][0] == results[1][0] and results[2][0] == results[3][0]
+        assert list(pool.map(f.reciprocal, [1, 2], chunksize=2)) == [1.0, 0.5]
+        with pytest.raises(ZeroDivisionError):
+            list(pool.map(f.reciprocal, [1, 0], chunksize=2))
+
+
+@pytest.mark.timeout(30)
+def test_a_users_executor_fails_a_call_at_its_deadline_and_discards_it_later(
+        caplog: pytest.LogCaptureFixture) -> None:
+    release = threading.Event()
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        pool = Pool(executor=executor)
+
+        @pool.task(timeout=0.2)
+        def stuck() -> str:
+            release.wait(20)
+            return "late"
+
+        value = stuck()
+        dependent = pool.do(f.add, value, 1)
+        after = pool.do(f.add, 1, 2)  # queued behind it in the executor
+        with caplog.at_level(logging.DEBUG, logger="asynckit"):
+            with pytest.raises(TimeoutError, match=r"stuck.*timeout of 0.2 s"):
+                value.get(10)
+            with pytest.raises(TimeoutError):
+                dependent.get(10)
+            release.set()
+            assert after.get(10) == 3  # the executor's one thread finished stuck first
+            assert pool.wait(10)
+        assert "timed out after 0.2 s and finished later" in caplog.text
+
+
+@pytest.mark.timeout(30)
+def test_a_timeout_on_another_executor_counts_from_submission() -> None:
+    release = threading.Event()
+
+    class Plain(concurrent.futures.Executor):
+        """An executor that is not a ThreadPoolExecutor: one thread per call."""
+
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            future: concurrent.futures.Future[object] = concurrent.futures.Future()
+
+            def run() -> None:
+                if future.set_running_or_notify_cancel():
+                    future.set_result(fn(*args, **kwargs))
+
+            threading.Thread(target=run, daemon=True).start()
+            return future
+
+    pool = Pool(executor=Plain())
+
+    @pool.task(timeout=0.2, retries=1, retry_on=(TimeoutError,))
+    def stuck() -> str:
+        release.wait(20)
+        return "done"
+
+    value = stuck()
+    with pytest.raises(TimeoutError):
+        value.get(10)  # both tries ran past 0.2 s
+    release.set()
+    assert pool.wait(10)

@@ -229,3 +229,94 @@ def test_a_dead_worker_fails_only_the_calls_handed_to_worker_processes() -> None
         assert pool.wait(30)
     finally:
         pool.shutdown()
+
+
+# -- map chunks -----------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_map_with_chunksize_sends_each_chunk_as_one_call(pool: Pool) -> None:
+    results = list(pool.map(f.pid_and, range(6), chunksize=3, timeout=30))
+    assert [value for _, value in results] == list(range(6))
+    pids = [worker for worker, _ in results]
+    assert len(set(pids[:3])) == 1 and len(set(pids[3:])) == 1  # one process per chunk
+
+
+@pytest.mark.timeout(60)
+def test_a_failure_in_a_chunk_fails_its_own_item_only(pool: Pool) -> None:
+    results = pool.map(f.reciprocal, [1, 2, 0, 4], chunksize=4, timeout=30)
+    assert next(results) == 1.0
+    assert next(results) == 0.5
+    with pytest.raises(ZeroDivisionError):
+        next(results)
+    # The chunk's other calls ran and settled with their own results.
+    assert list(pool.map(f.reciprocal, [4, 5], chunksize=2, timeout=30)) == [0.25, 0.2]
+
+
+@pytest.mark.timeout(60)
+def test_map_without_chunksize_chunks_by_default_and_keeps_order(pool: Pool) -> None:
+    assert list(pool.map(f.add, range(1000), range(1000), timeout=30)) == \
+        [2 * n for n in range(1000)]
+    assert list(pool.map(f.add, iter(range(300)), iter(range(300)), timeout=30)) == \
+        [2 * n for n in range(300)]
+
+
+@pytest.mark.timeout(60)
+def test_an_unpicklable_item_in_a_chunk_fails_at_the_call_naming_it(pool: Pool) -> None:
+    with pytest.raises(pickle.PicklingError, match=r"argument 1 \(lock\)"):
+        pool.map(f.pid_and, [1, threading.Lock(), 3], chunksize=3)
+    assert pool.wait(30)
+
+
+# -- timeouts ------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_a_call_past_its_timeout_fails_and_the_others_are_not_lost(tmp_path: Path) -> None:
+    pool = Pool(2, backend="processes")
+    try:
+        flag = tmp_path / "go"
+        # In flight on the other process when the hung one is ended (or
+        # still waiting): either way it must get its own result.
+        other = pool.do(f.wait_for_file, str(flag), 60)
+        hung = pool.task(timeout=1)(f.spin_forever)()
+        dependent = pool.do(f.add, hung, 1)
+        with pytest.raises(TimeoutError, match=r"spin_forever.*timeout of 1 s"):
+            hung.get(60)
+        with pytest.raises(TimeoutError):
+            dependent.get(60)
+        flag.touch()
+        assert other.get(60) is True
+        assert [pool.do(f.add, n, 1).get(60) for n in range(3)] == [1, 2, 3]
+        assert pool.wait(60)
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.timeout(120)
+def test_a_timed_out_call_is_retried_with_timeout_error_in_retry_on(tmp_path: Path) -> None:
+    pool = Pool(2, backend="processes")
+    try:
+        once = pool.task(timeout=1, retries=1, retry_on=(TimeoutError,))(f.hang_once)
+        assert once(str(tmp_path / "hung")).get(60) == "second try"
+        plain = pool.task(timeout=1)(f.hang_once)
+        with pytest.raises(TimeoutError):
+            plain(str(tmp_path / "hangs-again")).get(60)
+        assert pool.wait(60)
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.timeout(60)
+def test_fast_timed_calls_are_untouched(pool: Pool) -> None:
+    double = pool.task(timeout=30)(f.mul)
+    assert AsyncList([double(n, 2) for n in range(50)]).get(30) == [2 * n for n in range(50)]
+
+
+@pytest.mark.timeout(60)
+def test_retries_and_limit_work_per_call_inside_batches(pool: Pool, tmp_path: Path) -> None:
+    flaky = pool.task(retries=1, retry_on=(ValueError,))(f.fail_once)
+    where = str(tmp_path)
+    assert [v.get(30) for v in [flaky(where, n) for n in range(40)]] == list(range(40))
+    once = pool.task(limit=1)(f.pid_and)
+    assert [v.get(30)[1] for v in [once(n) for n in range(10)]] == list(range(10))

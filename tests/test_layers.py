@@ -38,6 +38,7 @@ LAYERS = {
     "asynckit.backends.threads": 10,
     "asynckit.backends.loop": 10,
     "asynckit.backends.executor": 10,
+    "asynckit.backends.batches": 10,  # the processes backend's batches, map chunks
     "asynckit.backends.dask": 10,
     "asynckit.backends.pickling": 10,  # naming what does not pickle (processes, Dask)
     "asynckit.helpers": 11,

@@ -196,10 +196,14 @@ def test_fast_calls_are_untouched() -> None:
             [3 * n for n in range(200)]
 
 
-def test_a_backend_that_cannot_enforce_a_timeout_says_so_at_decoration() -> None:
+def test_a_backend_that_cannot_enforce_a_timeout_says_so_at_decoration(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     import concurrent.futures
 
     with concurrent.futures.ThreadPoolExecutor(2) as executor, Pool(executor=executor) as pool:
+        # The executor backend enforces timeouts (tests/test_backend_executor.py);
+        # one that does not (Dask, for now) refuses them at decoration.
+        monkeypatch.setattr(pool._backend, "timeouts", False)
         with pytest.raises(NotImplementedError, match="timeout= is enforced on the threads"):
             pool.task(timeout=5)(abs)
 

@@ -5,19 +5,25 @@ only once its inputs have settled, with every AsyncValue in its arguments
 replaced by the plain result (``graph.plain``), so the executor never sees a
 proxy and never waits for one.
 
-One dispatcher thread per backend does all the work that may block or that
-must not happen on an executor's own threads: resolving arguments, pickling,
-``executor.submit`` and settling finished tasks. Done-callbacks only put the
-future on its queue. This matters because ``ProcessPoolExecutor`` calls
-done-callbacks on its management thread, and a ``submit`` from there can
-deadlock (it writes to a wake-up pipe only that thread drains). The thread
-that calls ``pool.do`` is the exception: it submits a ready task itself, so
-that a task that cannot be pickled raises right there, in the caller.
+**The processes backend** sends calls in batches (see ``backends.batches``).
 
-For the processes backend asynckit pickles the function and its arguments
-itself, once, and sends the bytes: a failure names the culprit (the
-function, or which argument) instead of surfacing later, deep in the
-executor's feeder thread.
+**Timeouts** (``@pool.task(timeout=s)``). A timed call travels alone, and only
+once a worker process is free to take it at once, so it starts running
+when it is submitted, and its count starts then (never while it queues
+behind other work). At its deadline it fails with TimeoutError. The stdlib
+process pool cannot end one process alone, so every process of the pool is
+ended and the pool replaced: the calls that were in flight in it and had not
+been settled run again in the fresh pool, so such a call may run twice.
+On a user's executor the count starts when the call starts running (a
+``ThreadPoolExecutor``) or when it is submitted (any other executor); at the
+deadline its future is cancelled if it has not started, otherwise it runs on
+and its late outcome is discarded (logged at DEBUG on ``asynckit``).
+
+**A user's executor** gets one ``submit`` per call, on the caller's thread
+(batches only for ``pool.map(chunksize=k)``). Its done-callbacks only hand
+the future to the dispatcher thread, which settles it: a ``ProcessPoolExecutor``
+calls them on its management thread, where a ``submit`` can deadlock (it
+writes to a wake-up pipe only that thread drains), and settling may submit.
 """
 
 from __future__ import annotations
@@ -25,30 +31,34 @@ from __future__ import annotations
 import concurrent.futures
 import concurrent.futures.process
 import concurrent.futures.thread  # noqa: F401 - import before registering our exit hook
+import contextlib
 import functools
-import io
+import logging
 import multiprocessing
 import pickle
-import sys
 import threading
-from queue import SimpleQueue
+from collections import deque
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from .. import lifecycle
 from ..admission import start_all
-from ..asynclist import PROXY_TYPES
 from ..errors import CancelledError
-from ..gates import release_slot
 from ..graph import settle
 from ..inputs import ready_arguments
 from ..node import PENDING, QUEUED, Node, _lock
 from ..protocols import Backend, PoolHandle
 from ..report import observe
-from ..run import claim, execute, fail, finish
+from ..run import Deadline, claim, execute, fail, finish
 from ..value import describe
-from .pickling import pickle_error
+from .batches import Batch, Batching, give_up
+from .pickling import by_reference, run_calls, task_pickle_error
 
 __all__ = ["ExecutorBackend", "start_method"]
+
+_log = logging.getLogger("asynckit")
+_HIGHEST = pickle.HIGHEST_PROTOCOL
+_Broken = concurrent.futures.process.BrokenProcessPool
 
 
 def start_method() -> str:
@@ -60,13 +70,24 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
-class ExecutorBackend(Backend):
+class _Timed:
+    """The deadline of a call on a user's executor, once it has started."""
+
+    __slots__ = ("deadline",)
+
+    def __init__(self) -> None:
+        self.deadline: Deadline | None = None
+
+
+class ExecutorBackend(Batching):
     """Hands ready tasks to a ``concurrent.futures.Executor``.
 
     ``executor=None`` means the processes backend: asynckit makes (and
     remakes, if a worker process dies) a ``ProcessPoolExecutor`` with
     ``worker_count`` processes and a thread-safe start method.
     """
+
+    timeouts = True  # see the module docstring, run.Deadline and expire
 
     def __init__(self, pool: PoolHandle, executor: concurrent.futures.Executor | None,
                  worker_count: int) -> None:
@@ -81,11 +102,21 @@ class ExecutorBackend(Backend):
         self.mutex: threading.Lock = threading.Lock()
         self.inbox: SimpleQueue[Any] = SimpleQueue()
         self.dispatcher: threading.Thread | None = None
+        self.idle: bool = True  # the dispatcher waits with nothing to ship
         self.closed: bool = False
-        # Futures of tasks handed to the executor, until they complete.
+        # Pickled, claimed calls (node, bytes) and map chunks (Batch) to ship.
+        self.ready: deque[tuple[Node, bytes] | Batch] = deque()
+        # Batches in the executor, by future, until their callback.
+        self.batches: dict[concurrent.futures.Future[Any], Batch] = {}
+        # One call per future (a user's executor), until it completes; the
+        # futures of timed calls, with their deadlines.
         self.inflight: dict[Node, concurrent.futures.Future[Any]] = {}
+        self.timed: dict[concurrent.futures.Future[Any], _Timed] = {}
         # Of those, the ones a broken process pool failed before they started.
         self.unstarted: set[Node] = set()
+        # Seconds per call, by id of the function (batch sizes).
+        self.cost: dict[int, float] = {}
+        self.local = threading.local()  # .chunk: pool.map's calls being gathered
         # Interpreter exit: concurrent.futures' exit hook refuses new work
         # once it has run; this one, registered after it was imported, runs
         # before it, so the pool's pending work is finished first.
@@ -100,9 +131,27 @@ class ExecutorBackend(Backend):
     wants_pending = True
 
     def submit(self, node: Node) -> None:
-        """On the caller's thread: dispatch now, so a task that cannot be
-        pickled raises right there, in the caller."""
-        error = self.dispatch(node)
+        """On the caller's thread: pickle (or submit) now, so a task that cannot
+        be pickled raises right there, in the caller."""
+        if self.executor is None and self.owned:
+            # Start the processes here, in the program's flow: the dispatcher
+            # may first submit at interpreter exit, when the worker processes
+            # could no longer import the main script (its functions). The
+            # pool starts a process per submission while none is idle.
+            executor = self._executor()
+            for _ in range(self.worker_count):
+                executor.submit(int)
+        chunk: list[Node] | None = getattr(self.local, "chunk", None)
+        if chunk is not None and node.kwargs is None and node.inputs == () and (
+                node.spec is None or node.spec.timeout is None):
+            if not chunk and self.local.largest:
+                self.local.size = self._chunk_size(node.fn)
+            chunk.append(node)  # claimed in _ship_chunk, all at once
+            if len(chunk) >= self.local.size:
+                self.local.chunk = []
+                self._ship_chunk(chunk)
+            return
+        error = self._pickle(node) if self.owned else self.dispatch(node)
         if error is not None:
             observe(node)
             raise error
@@ -111,7 +160,7 @@ class ExecutorBackend(Backend):
         """Test-pickle the function and plain arguments of a task that waits
         for inputs: a misuse raises at the call, not when it is ready."""
         if self.pickles and node.state == PENDING:
-            error = _pickle_error(node, skip_values=True)
+            error = task_pickle_error(node, skip_values=True)
             if error is not None:
                 start_all(settle(node, None, error))
                 observe(node)
@@ -123,39 +172,49 @@ class ExecutorBackend(Backend):
             self._start_dispatcher()
 
     def dispatch(self, node: Node) -> BaseException | None:
-        """Submit a ready node to the executor. Returns a pickling error, if any.
-
-        Settles the node on every path where it does not reach the executor.
-        """
+        """A user's executor: submit a ready node. Returns a pickling error, if
+        any. Settles the node on every path where it does not reach the executor."""
         if not claim(node):
             return None  # cancelled, or run by a waiting thread
+        spec = node.spec
+        timeout = None if spec is None else spec.timeout
+        timed = None
         try:
             fn = node.fn
             args, kwargs = ready_arguments(node)
             if self.pickles:
                 try:
-                    payload = pickle.dumps((_by_reference(fn), args, kwargs or {}),
-                                           pickle.HIGHEST_PROTOCOL)
+                    payload = pickle.dumps((by_reference(fn), args, kwargs or {}), _HIGHEST)
                 except Exception as whole:
-                    error = _pickle_error(node, args=args, kwargs=kwargs) or \
+                    error = task_pickle_error(node, args=args, kwargs=kwargs) or \
                         pickle.PicklingError(f"cannot pickle task {describe(node)} "
                                              f"for the processes backend: {whole}")
-                    _give_up(node, error)
+                    give_up(node, error)
                     return error
                 future = self._submit(_run_pickled, payload)
+            elif timeout is not None and isinstance(self.executor,
+                                                    concurrent.futures.ThreadPoolExecutor):
+                # Counted from when its thread starts it (not while it queues).
+                timed = _Timed()
+                future = self._submit(_start_timed, timed, node, timeout, self, fn, args,
+                                      kwargs or {})
             else:
                 future = self._submit(fn, *args, **(kwargs or {}))
         except KeyboardInterrupt:
-            # Ctrl-C while pool.do() pickles or submits on the main thread:
-            # the task is cancelled and the interrupt goes on to the caller
-            # (failing the value with it would swallow it).
-            _give_up(node, CancelledError(f"{describe(node)} was cancelled by Ctrl-C "
+            give_up(node, CancelledError(f"{describe(node)} was cancelled by Ctrl-C "
                                           f"before it ran"))
             raise
         except BaseException as error:  # a failed input's plain(), a closed executor, ...
             start_all(fail(node, error))
             return None
         self.inflight[node] = future
+        if timeout is not None:
+            if timed is None:  # counted from its submission
+                timed = _Timed()
+                self.timed[future] = timed
+                timed.deadline = Deadline(node, timeout, self)
+            else:
+                self.timed[future] = timed
         future.add_done_callback(functools.partial(self._done, node))
         return None
 
@@ -190,16 +249,13 @@ class ExecutorBackend(Backend):
             self.executor = None
         broken.shutdown(wait=False, cancel_futures=True)
 
+    # -- shipping batches (on the dispatcher) ---------------------------------------
+
     # -- completion ---------------------------------------------------------------
 
     def _done(self, node: Node, future: concurrent.futures.Future[Any]) -> None:
-        # On the executor's thread: hand over, never settle here (see module doc).
-        if self.owned and not future.cancelled() and isinstance(
-                future.exception(), concurrent.futures.process.BrokenProcessPool):
-            # A worker died and the pool fails all it holds, one future after
-            # the other, from this thread: the ones it has not failed yet and
-            # never handed to a worker process (still PENDING) had not
-            # started. They run again in the fresh pool instead of failing.
+        # A user's executor, on its thread: hand over, never settle here.
+        if self.pickles and not future.cancelled() and isinstance(future.exception(), _Broken):
             for other, other_future in list(self.inflight.items()):
                 if not other_future.running() and not other_future.done():
                     self.unstarted.add(other)
@@ -208,9 +264,15 @@ class ExecutorBackend(Backend):
             self._start_dispatcher()
 
     def _complete(self, node: Node, future: concurrent.futures.Future[Any]) -> None:
-        self.inflight.pop(node, None)
+        if self.inflight.get(node) is future:
+            del self.inflight[node]
+        timed = self.timed.pop(future, None)
+        if timed is not None and timed.deadline is not None and not timed.deadline.finish():
+            if not future.cancelled():  # ran on after its deadline: discarded
+                timed.deadline.late(future.exception() or future.result())
+            return
         if future.cancelled():  # by cancel_unstarted: it never ran (and is never retried)
-            _give_up(node, CancelledError(f"{describe(node)} was cancelled before it ran"))
+            give_up(node, CancelledError(f"{describe(node)} was cancelled before it ran"))
             return
         error = future.exception()
         if error is None:
@@ -227,24 +289,12 @@ class ExecutorBackend(Backend):
                     return
             start_all(finish(node, result))
             return
-        if isinstance(error, concurrent.futures.process.BrokenProcessPool):
-            if self.owned:
-                with self.mutex:
-                    broken = self.executor
-                if broken is not None and getattr(broken, "_broken", False):
-                    self._replace(broken)
-            if node in self.unstarted:  # never reached a worker process: again
-                self.unstarted.discard(node)
-                with _lock:
-                    node.state = QUEUED  # ours (claimed): nobody else moves it
-                self.dispatch(node)
-                return
-            crash = concurrent.futures.process.BrokenProcessPool(
-                f"a worker process died while {describe(node)} was running or queued "
-                f"(killed, out of memory, or os._exit); the task did not finish. "
-                f"Tasks submitted later run in fresh worker processes{_main_guard_hint()}")
-            crash.__cause__ = error
-            error = crash
+        if isinstance(error, _Broken) and node in self.unstarted:
+            self.unstarted.discard(node)  # never reached a worker process: again
+            with _lock:
+                node.state = QUEUED  # ours (claimed): nobody else moves it
+            self.dispatch(node)
+            return
         start_all(fail(node, error))
 
     def _start_dispatcher(self) -> None:
@@ -259,25 +309,84 @@ class ExecutorBackend(Backend):
         inbox = self.inbox
         while True:
             item = inbox.get()
-            if item is None:
-                with self.mutex:
-                    if self.closed and inbox.empty():
-                        self.dispatcher = None
-                        return
-                continue
+            self.idle = False
+            while True:
+                if item is None:
+                    with self.mutex:
+                        if self.closed and inbox.empty() and not self.ready:
+                            self.dispatcher = None
+                            return
+                try:
+                    self._handle(item)
+                except BaseException:  # pragma: no cover - a bug; keep serving
+                    _log.exception("asynckit: dispatcher error")
+                try:
+                    item = inbox.get_nowait()
+                except Empty:
+                    break
             try:
-                if type(item) is Node:
-                    self.dispatch(item)
-                else:
-                    self._complete(*item)
+                self._ship()
             except BaseException:  # pragma: no cover - a bug; keep serving
-                import logging
-
-                logging.getLogger("asynckit").exception("asynckit: dispatcher error")
+                _log.exception("asynckit: dispatcher error")
+            # Calls left in ready wait for a place in flight: a finished
+            # batch wakes this thread. Calls that arrive from now on wake it
+            # once it is idle (see _wake); one that came just before is seen here.
+            blocked = bool(self.ready)
+            self.idle = True
+            if self.ready and not blocked:
+                self.idle = False
+                inbox.put(True)
             # An idle dispatcher keeps no task alive (nor, through it, its pool).
             item = None
 
+    def _handle(self, item: Any) -> None:
+        if type(item) is Node:
+            if self.owned:
+                self._pickle(item)
+            else:
+                self.dispatch(item)
+        elif type(item) is tuple:
+            if type(item[0]) is Batch:
+                batch, future = item
+                if future.cancelled() or future.exception() is not None:
+                    self._batch_failed(batch, future)
+                else:
+                    self._settle_batch(batch, future.result())
+            else:
+                self._complete(*item)
+
     # -- the rest of the backend interface -----------------------------------------
+
+    def expire(self, node: Node, lent: bool) -> None:
+        """``node`` ran past its timeout (on the timer thread; see the module doc).
+
+        Processes: end every process of the pool running it, which is replaced;
+        the other calls in flight there run again in the fresh pool. A user's
+        executor: cancel the future if it has not started.
+        """
+        if not self.owned:
+            future = self.inflight.get(node)
+            if future is not None:
+                future.cancel()
+            return
+        mine = None
+        for batch in list(self.batches.values()):
+            if batch.nodes[0] is node and batch.deadline is not None:
+                mine = batch
+        if mine is None or mine.executor is None:
+            return  # finished meanwhile
+        executor = mine.executor
+        with self.mutex:
+            if self.executor is executor:
+                self.executor = None
+        for batch in list(self.batches.values()):
+            if batch.executor is executor and batch is not mine:
+                batch.rerun = True
+        processes = getattr(executor, "_processes", None) or {}
+        for process in list(processes.values()):
+            with contextlib.suppress(Exception):
+                process.kill()
+        executor.shutdown(wait=False)
 
     def cancel_unstarted(self) -> None:
         """Ctrl-C: cancel what waits in the executor's queue, not started yet.
@@ -285,7 +394,14 @@ class ExecutorBackend(Backend):
         (What a ProcessPoolExecutor has already moved to its workers' call
         queue, worker_count + 1 at most, runs.)
         """
-        for future in list(self.inflight.values()):
+        while True:
+            try:
+                entry = self.ready.popleft()
+            except IndexError:
+                break
+            for node in entry.nodes if isinstance(entry, Batch) else (entry[0],):
+                give_up(node, CancelledError(f"{describe(node)} was cancelled before it ran"))
+        for future in [*self.batches, *self.inflight.values()]:
             future.cancel()
 
     def run_here(self, node: Node) -> None:
@@ -316,138 +432,17 @@ class ExecutorBackend(Backend):
             executor.shutdown(wait=False)
 
 
-def _main_guard_hint() -> str:
-    """A hint when the main script has no ``if __name__ == "__main__":`` guard.
-
-    Worker processes import the main script (forkserver and spawn do), so
-    one that makes a processes pool and submits at its top level does so
-    again in every worker, which dies of it ("bootstrapping phase"): the
-    parent only sees its workers die.
-    """
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if not isinstance(path, str):
-        return ""
-    try:
-        with open(path, encoding="utf-8") as source:
-            if "__main__" in source.read():
-                return ""
-    except (OSError, UnicodeDecodeError):
-        return ""
-    return (f". {path} has no `if __name__ == \"__main__\":` guard: worker processes "
-            f"import the main script, so one that makes a processes pool and submits at "
-            f"its top level does it again in every worker, which then dies. Put that code "
-            f"under the guard")
-
-
-def _give_up(node: Node, error: BaseException) -> None:
-    """Settle a claimed node that never ran: it did not reach the executor, or was
-    cancelled in its queue (no retry: it would fail again, or was meant not to run)."""
-    ready: list[Node] = []
-    release_slot(node, ready)
-    node.fn = node.args = node.kwargs = None
-    start_all([*settle(node, None, error), *ready])
+def _start_timed(timed: _Timed, node: Node, timeout: float, backend: Backend, fn: Any,
+                 args: Any, kwargs: dict[str, Any]) -> Any:
+    """On a user's ThreadPoolExecutor: the timed call's count starts as it does."""
+    timed.deadline = Deadline(node, timeout, backend)
+    return fn(*args, **kwargs)
 
 
 def _run_pickled(payload: bytes) -> bytes:
-    """In the worker process: unpickle one task, run it, pickle its result.
-
-    Pickled here, so that a result that cannot travel says so, naming its
-    type, instead of surfacing as a broken process pool; an exception that
-    would not unpickle in the parent is replaced by one that does and names
-    it (with the worker's traceback), for the same reason.
-    """
-    fn, args, kwargs = pickle.loads(payload)
-    try:
-        result = fn(*args, **kwargs)
-    except BaseException as error:
-        try:
-            pickle.loads(pickle.dumps(error, pickle.HIGHEST_PROTOCOL))
-        except Exception as problem:
-            import traceback
-
-            worker_tb = "".join(traceback.format_exception(error))
-            raise RuntimeError(
-                f"the task raised {type(error).__module__}.{type(error).__qualname__}: "
-                f"{error}, which cannot be sent back from the worker process "
-                f"({type(problem).__name__}: {problem}). In the worker:\n{worker_tb}"
-            ) from None
-        raise
-    try:
-        return pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
-    except Exception as problem:
-        raise pickle.PicklingError(
-            f"the task's result, a {type(result).__module__}.{type(result).__qualname__}, "
-            f"cannot be pickled to send it back from the worker process: {problem}") from None
-
-
-class _Decorated:
-    """Pickles a ``@pool.task`` function by name.
-
-    Its module attribute is the decorator's wrapper, not the function, so
-    pickle refuses the function itself ("not the same object"). The worker
-    imports the module and takes the wrapper's ``__wrapped__``.
-    """
-
-    __slots__ = ("module", "qualname")
-
-    def __init__(self, module: str, qualname: str) -> None:
-        self.module = module
-        self.qualname = qualname
-
-    def __reduce__(self) -> Any:
-        return _Decorated, (self.module, self.qualname)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return _lookup(self.module, self.qualname).__wrapped__(*args, **kwargs)
-
-
-def _lookup(module: str, qualname: str) -> Any:
-    __import__(module)
-    obj: Any = sys.modules[module]
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def _by_reference(fn: Any) -> Any:
-    """``fn``, or a by-name stand-in if it is a decorated task function."""
-    module = getattr(fn, "__module__", None)
-    qualname = getattr(fn, "__qualname__", None)
-    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
-        return fn
-    try:
-        found = _lookup(module, qualname)
-    except Exception:
-        return fn
-    if found is not fn and getattr(found, "__wrapped__", None) is fn:
-        return _Decorated(module, qualname)
-    return fn
-
-
-class _SkipValues(pickle.Pickler):
-    # AsyncValues pickle as their result, which is a use that blocks: the
-    # submission check stands them in by reference instead.
-    def persistent_id(self, obj: Any) -> Any:
-        return id(obj) if type(obj) in PROXY_TYPES else None
-
-
-def _pickle_error(node: Node, args: Any = None, kwargs: Any = None,
-                  skip_values: bool = False) -> pickle.PicklingError | None:
-    """A PicklingError naming what in ``node`` does not pickle, or None if it all does."""
-    if args is None:
-        args, kwargs = node.args, node.kwargs
-    return pickle_error(
-        node, _by_reference(node.fn), args, kwargs,
-        _dump_skipping_values if skip_values else _dump, "the processes backend",
-        "Worker processes receive each task's function and arguments by pickle: use a "
-        "function defined at the top level of a module (not a lambda or a local "
-        "function) and arguments that pickle (not locks, open files, sockets or generators)")
-
-
-def _dump(obj: Any) -> None:
-    pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
-
-
-def _dump_skipping_values(obj: Any) -> None:
-    _SkipValues(io.BytesIO(), pickle.HIGHEST_PROTOCOL).dump(obj)
+    """In a worker process of a user's ProcessPoolExecutor: one pickled call,
+    its outcome pickled back (see ``pickling.run_calls``)."""
+    (ok, value), = pickle.loads(run_calls([payload]))[0]
+    if not ok:
+        raise value
+    return pickle.dumps(value, _HIGHEST)

@@ -230,13 +230,12 @@ def _rate(rate: Any) -> float | None:
 
 
 def check_backend(spec: TaskSpec | None, backend: Backend) -> None:
-    """A ``timeout`` is enforced on threads and for ``async def`` tasks only (yet)."""
+    """A ``timeout`` on a backend that cannot enforce it is refused at decoration."""
     if spec is not None and spec.timeout is not None and not spec.is_async \
             and not backend.timeouts:
         raise NotImplementedError(
-            f"timeout= is enforced on the threads backend and for async def tasks; this "
-            f"pool's backend ({type(backend).__name__}) does not enforce it yet: run the "
-            f"function on a threads pool, or make it async def")
+            f"timeout= is not enforced by this pool's backend ({type(backend).__name__}): "
+            f"run the function on a threads or processes pool, or make it async def")
 
 
 def make_spec(fn: Any, options: dict[str, Any], store: Store | None = None,

@@ -63,7 +63,10 @@ def test_a_stuck_thread_call_fails_at_its_deadline_and_the_pool_works_on(
         again = threading.Barrier(2, timeout=5)
         assert asynckit.AsyncList([pool.do(again.wait) for _ in range(2)]).get(5) is not None
         assert pool.statistics()["stuck"] == 0
-    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    # (Only this pool's records: an earlier test's unobserved failure may be
+    # logged when the collector frees it, in the middle of this test.)
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING
+                and ("hang" in r.getMessage() or "worker thread" in r.getMessage())]
     assert isinstance(asynckit.exception(value), TimeoutError)  # never published
 
 
@@ -204,7 +207,7 @@ def test_a_backend_that_cannot_enforce_a_timeout_says_so_at_decoration(
         # The executor backend enforces timeouts (tests/test_backend_executor.py);
         # one that does not (Dask, for now) refuses them at decoration.
         monkeypatch.setattr(pool._backend, "timeouts", False)
-        with pytest.raises(NotImplementedError, match="timeout= is enforced on the threads"):
+        with pytest.raises(NotImplementedError, match="timeout= is not enforced by this pool.s backend"):
             pool.task(timeout=5)(abs)
 
         @pool.task(timeout=5)  # async def tasks run on the pool's loop: enforced

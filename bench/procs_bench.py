@@ -26,14 +26,13 @@ import concurrent.futures
 import gc
 import importlib
 import multiprocessing
-import os
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 import asynckit
 from asynckit.backends.executor import start_method
+from bench.table import machine, print_table, row
 
 WORKERS = 2
 SPIN = 0.05
@@ -50,15 +49,6 @@ def spin(seconds: float) -> float:
     while time.perf_counter() < end:
         n += 1
     return seconds
-
-
-def _row(name: str, ours: list[float], peer: list[float], peer_name: str, unit: str,
-         scale: float, target: float) -> dict[str, Any]:
-    return {"name": name, "ours": statistics.median(ours) * scale,
-            "peer": statistics.median(peer) * scale, "peer_name": peer_name, "unit": unit,
-            "target": target,
-            "ours_range": (min(ours) * scale, max(ours) * scale),
-            "peer_range": (min(peer) * scale, max(peer) * scale)}
 
 
 def _timed(work: Callable[[], object]) -> float:
@@ -145,16 +135,14 @@ def rows(quick: bool) -> list[dict[str, Any]]:
         mp_pool.terminate()
     cold = _alternate(lambda: _cold_ours(spins), lambda: _cold_peer(spins), repeats)
     return [
-        _row(f"processes: {calls:,} tiny do+get", *tiny_calls, "PPE submit+result",
-             "us/task", 1e6 / calls, 1.0),
-        _row(f"processes: map chunksize=250 ({items:,})", *chunked, "PPE.map chunksize=250",
-             "us/item", 1e6 / items, 1.1),
-        _row(f"processes: map default ({items:,})", *default, "multiprocessing.Pool.map",
-             "us/item", 1e6 / items, 1.1),
-        _row(f"processes: {spins} x {SPIN * 1000:g} ms CPU, cold", *cold, "PPE", "s", 1.0,
-             1.02),
-        _row(f"processes: {spins} x {SPIN * 1000:g} ms CPU, warm", *warm, "PPE", "s", 1.0,
-             1.02),
+        row(f"processes: {calls:,} tiny do+get", *tiny_calls, "PPE submit+result",
+             "us/task", 1.0, 1e6 / calls),
+        row(f"processes: map chunksize=250 ({items:,})", *chunked, "PPE.map chunksize=250",
+             "us/item", 1.1, 1e6 / items),
+        row(f"processes: map default ({items:,})", *default, "multiprocessing.Pool.map",
+             "us/item", 1.1, 1e6 / items),
+        row(f"processes: {spins} x {SPIN * 1000:g} ms CPU, cold", *cold, "PPE", "s", 1.02),
+        row(f"processes: {spins} x {SPIN * 1000:g} ms CPU, warm", *warm, "PPE", "s", 1.02),
     ]
 
 
@@ -165,15 +153,7 @@ def main() -> None:
     # Worker processes find the functions by module name: use this module
     # under its importable name, not as __main__.
     me = importlib.import_module("bench.procs_bench")
-    print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
-    for row in me.rows(options.quick):
-        ratio = row["ours"] / row["peer"]
-        print(f"{row['name']:<44} {row['ours']:9.3f} {row['unit']:<8} "
-              f"[{row['ours_range'][0]:.3f}-{row['ours_range'][1]:.3f}]  "
-              f"{row['peer_name']}: {row['peer']:.3f} "
-              f"[{row['peer_range'][0]:.3f}-{row['peer_range'][1]:.3f}]  "
-              f"ratio {ratio:.2f} (target <= {row['target']:g})"
-              f"{'' if ratio <= row['target'] else '  MISSED'}")
+    print_table([("processes", me.rows(options.quick))], machine())
 
 
 if __name__ == "__main__":

@@ -354,7 +354,8 @@ def rows(quick: bool) -> list[Row]:
 
 
 #: Section name -> module with ``rows(quick) -> list[Row]``, in table order.
-SECTIONS = {"threads": "bench.run", "async": "bench.async_bench", "scrape": "bench.scrape_bench"}
+SECTIONS = {"threads": "bench.run", "async": "bench.async_bench",
+            "processes": "bench.procs_bench", "scrape": "bench.scrape_bench"}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -230,11 +230,11 @@ def _rate(rate: Any) -> float | None:
 
 
 def check_backend(spec: TaskSpec | None, backend: Backend) -> None:
-    """A ``timeout`` is enforced on threads and for ``async def`` tasks only (yet)."""
+    """A ``timeout`` is enforced on threads, Dask and for ``async def`` tasks only (yet)."""
     if spec is not None and spec.timeout is not None and not spec.is_async \
             and not backend.timeouts:
         raise NotImplementedError(
-            f"timeout= is enforced on the threads backend and for async def tasks; this "
+            f"timeout= is enforced on the threads and Dask backends and for async def tasks; this "
             f"pool's backend ({type(backend).__name__}) does not enforce it yet: run the "
             f"function on a threads pool, or make it async def")
 

@@ -7,6 +7,7 @@ import os
 import pickle
 import signal
 import threading
+import traceback
 from collections.abc import Iterator
 
 import _procfuncs as f
@@ -211,3 +212,101 @@ def test_an_unpicklable_result_from_elsewhere_fails_the_task_naming_it(pool: Poo
     finally:
         gate.set()
         threads.shutdown()
+
+
+# -- @pool.task(timeout=s): counted from the start on a worker -------------------------
+
+
+@pytest.mark.timeout(90)
+def test_a_task_past_its_timeout_fails_and_its_late_result_never_appears(
+        cluster, pool: Pool, tmp_path, caplog) -> None:
+    import asynckit
+
+    stop, returned = tmp_path / "stop", tmp_path / "returned"
+    discarded: list[logging.LogRecord] = []
+    heard = threading.Event()
+    handler = logging.Handler(logging.DEBUG)
+
+    def emit(record: logging.LogRecord) -> None:
+        if "timed out after 0.5 s" in record.getMessage():
+            discarded.append(record)
+            heard.set()
+
+    handler.emit = emit  # type: ignore[method-assign]
+
+    @pool.task(timeout=0.5)
+    def stuck(stop: str, returned: str) -> str:
+        f.wait_for_file(stop, 120)  # far longer than its timeout
+        with open(returned, "w"):
+            pass
+        return "late"
+
+    logger = logging.getLogger("asynckit")
+    logger.addHandler(handler)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="asynckit"):
+            value = stuck(str(stop), str(returned))
+            after = pool.do(f.add, value, 1)
+            others = [pool.do(f.mul, n, 2) for n in range(20)]
+            with pytest.raises(TimeoutError,
+                               match=r"stuck\(.*\) ran longer than its timeout of 0.5 s"):
+                value.get(60)
+            assert after.wait(30)
+            assert asynckit.exception(after) is asynckit.exception(value)  # the same object
+            with pytest.raises(TimeoutError, match="stuck"):
+                after.get(0)
+            # The stuck task still holds its worker thread: the cluster works on.
+            assert [other.get(60) for other in others] == [2 * n for n in range(20)]
+            assert not returned.exists() and not discarded
+            stop.touch()  # now it returns, too late
+            # Its outcome reaches this process and is discarded, said at DEBUG.
+            assert heard.wait(60)
+        record = discarded[0]
+        assert record.levelno == logging.DEBUG and "stuck(" in record.getMessage()
+        assert "its result is discarded" in record.getMessage()
+        assert returned.exists()
+        assert state(value) == "failed" and isinstance(asynckit.exception(value), TimeoutError)
+        assert pool.wait(30)
+    finally:
+        logger.removeHandler(handler)
+        stop.touch()
+
+
+@pytest.mark.timeout(90)
+def test_a_timed_out_call_is_retried_with_a_new_count(pool: Pool, tmp_path) -> None:
+    flag, stop = tmp_path / "first", tmp_path / "stop"
+
+    @pool.task(timeout=1, retries=2, retry_on=(TimeoutError,))
+    def hangs_once(flag: str, stop: str) -> str:
+        if not os.path.exists(flag):
+            with open(flag, "w"):
+                pass
+            f.wait_for_file(stop, 120)
+            return "first"
+        return "second"
+
+    try:
+        value = hangs_once(str(flag), str(stop))
+        assert pool.do(f.add, value, "!").get(60) == "second!"
+        assert flag.exists()
+    finally:
+        stop.touch()
+
+
+@pytest.mark.timeout(60)
+def test_timed_tasks_that_finish_in_time_are_untouched(pool: Pool) -> None:
+    @pool.task(timeout=30)
+    def double(n: int) -> int:
+        return 2 * n
+
+    @pool.task(timeout=30)
+    def refuse(n: int) -> int:
+        raise ValueError(f"no {n}")
+
+    values = [double(n) for n in range(50)]
+    assert pool.do(f.total, values).get(30) == 2 * sum(range(50))
+    with pytest.raises(ValueError, match="no 3") as caught:
+        refuse(3).get(30)
+    # The traceback starts in the task's own code, not in asynckit's wrapper.
+    assert "start_then_call" not in "".join(traceback.format_tb(caught.value.__traceback__))
+    assert pool.wait(30)

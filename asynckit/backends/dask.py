@@ -15,12 +15,28 @@ became ready, which is a queue put for the other backends and a
 there; a task that needs a value from elsewhere that is not yet in this
 process is submitted from a helper thread.
 
+``@pool.task(timeout=s)``: Dask cannot interrupt a running task, so the
+count starts when the task *starts on a worker*: the task is sent wrapped
+in a small function that first logs an event to a topic of this backend's
+(``Worker.log_event``; the scheduler forwards it to this client) and then
+calls the function. When that event arrives here, a :class:`run.Deadline`
+starts on the pool's timer. Time spent waiting for a free worker thread is
+not counted; the start is heard here a few milliseconds after it happened
+(one message worker -> scheduler -> client). At the deadline the value
+fails with TimeoutError, and its dependents with it. The task runs on in
+its worker thread (Dask cannot stop it), its future kept so that Dask
+schedules around that busy thread (see ``expire``); what it returns or
+raises then is discarded, logged at DEBUG, and its future released. While
+it runs, a timed task's future is not handed to its dependents: they wait
+for asynckit, so they never run on a result that came too late.
+
 This module imports ``distributed``; ``asynckit.backends.make_backend``
 imports it only when a Dask pool is made.
 """
 
 from __future__ import annotations
 
+import logging
 import pickle
 import threading
 import uuid
@@ -38,11 +54,13 @@ from ..inputs import find_inputs, plain, ready_arguments
 from ..node import PENDING, Node, _lock
 from ..protocols import Backend, PoolHandle
 from ..report import observe
-from ..run import claim, fail, finish
+from ..run import Deadline, claim, fail, finish
 from ..value import describe
 from .pickling import pickle_error
 
 __all__ = ["DaskBackend"]
+
+_log = logging.getLogger("asynckit")
 
 # ``client.submit``'s own keyword arguments: a task's keyword argument with one
 # of these names must not be passed as a keyword of ``submit`` itself.
@@ -79,6 +97,33 @@ class _Remote:
         return self.value
 
 
+class _Timed:
+    """``node.remote`` of a call with a ``timeout`` while it is on Dask: one attempt.
+
+    Its future is kept here, not in ``node.remote``, so that no dependent is
+    handed it (Dask would run that dependent after a late result, or cancel
+    it with the future). ``deadline`` is made once the start is heard and
+    the future is known; ``over`` once the future has settled.
+    Guarded by ``DaskBackend.mutex``.
+    """
+
+    __slots__ = ("node", "key", "timeout", "name", "future", "heard", "over", "deadline")
+
+    def __init__(self, node: Node, key: str, timeout: float) -> None:
+        self.node = node
+        self.key = key
+        self.timeout = timeout
+        self.name = describe(node)  # for the DEBUG line of a late outcome
+        self.future: Any = None
+        self.heard = False  # the worker said it started
+        self.over = False  # the future settled
+        self.deadline: Deadline | None = None
+
+    def start_count(self, backend: DaskBackend) -> None:
+        """Under ``backend.mutex``, once both the future and the start are known."""
+        self.deadline = Deadline(self.node, self.timeout, backend)
+
+
 class _Fetch(Exception):
     """An argument holds a value that must be brought here first (blocking)."""
 
@@ -88,10 +133,17 @@ class DaskBackend(Backend):
 
     #: A task whose inputs are pending may be handed to Dask at once (``pending``).
     wants_pending = True
+    #: Counted from the start on a worker; see the module's docstring.
+    timeouts = True
 
     def __init__(self, pool: PoolHandle, client: Client) -> None:
         self.name: str = pool.name
         self.client: Any = client
+        self.mutex = threading.Lock()
+        #: The topic timed tasks announce their start on (subscribed on first use).
+        self.topic: str | None = None
+        #: Timed attempts submitted whose start has not been heard, by Dask key.
+        self.starting: dict[str, _Timed] = {}
 
     def size_label(self, worker_count: int) -> str:
         # worker_count means nothing here: the cluster's size is the cluster's.
@@ -174,18 +226,92 @@ class DaskBackend(Backend):
             start_all([*settle(node, None, unpicklable), *ready])
             return unpicklable
         key = f"{node.name or 'task'}-{uuid.uuid4().hex}"
+        spec = node.spec
+        timed: _Timed | None = None
         try:
-            if _SUBMIT_KEYWORDS.isdisjoint(kwargs):
+            if spec is not None and spec.timeout is not None:
+                timed = self._timed(node, key, spec.timeout)
+                future = self.client.submit(_start_then_call, self.topic, key, node.fn,
+                                            args, kwargs, key=key, pure=False)
+            elif _SUBMIT_KEYWORDS.isdisjoint(kwargs):
                 future = self.client.submit(node.fn, *args, key=key, pure=False, **kwargs)
             else:
                 future = self.client.submit(_call, node.fn, args, kwargs, key=key, pure=False)
         except BaseException as error:  # a closed client, ...
+            if timed is not None:
+                with self.mutex:
+                    self.starting.pop(key, None)
             node.remote = None
             start_all(fail(node, error))
             return None
-        node.remote = future
-        future.add_done_callback(lambda future, node=node: self._settled(node, future))
+        if timed is None:
+            node.remote = future
+        else:
+            with self.mutex:
+                timed.future = future
+                if timed.heard and not timed.over:
+                    timed.start_count(self)
+        future.add_done_callback(
+            lambda future, node=node, timed=timed: self._settled(node, future, timed))
         return None
+
+    # -- timeouts (see the module's docstring) -----------------------------------------
+
+    def _timed(self, node: Node, key: str, timeout: float) -> _Timed:
+        """Before submitting a timed attempt: listen for its start."""
+        if self.topic is None:
+            with self.mutex:
+                if self.topic is None:
+                    topic = f"asynckit-started-{uuid.uuid4().hex}"
+                    # Sent before the task, on the same stream: the scheduler
+                    # knows of us before the worker's event can reach it.
+                    self.client.subscribe_topic(topic, self._heard_start)
+                    self.topic = topic
+        timed = _Timed(node, key, timeout)
+        node.remote = timed
+        with self.mutex:
+            self.starting[key] = timed
+        return timed
+
+    def _heard_start(self, event: tuple[float, Any]) -> None:
+        """On the client's event loop: a timed task started on a worker."""
+        with self.mutex:
+            timed = self.starting.pop(event[1], None)
+            if timed is None:
+                return  # settled already (or a second run after a lost worker)
+            timed.heard = True
+            if timed.future is not None:
+                timed.start_count(self)
+
+    def expire(self, node: Node, lent: bool) -> None:
+        """At the deadline: let go of the attempt, but do not cancel its future.
+
+        The task is running (the count starts then), and Dask cannot stop
+        it: cancelling would only make the scheduler count that worker
+        thread as free, and queue the next tasks behind it on that worker
+        (measured: 20 tiny tasks waited 14.5 s for a stuck task to return,
+        against 0.9-1.0 s when its future is kept). So the future stays
+        until the task ends, then its outcome is discarded (``_settled``)
+        and the future released, and with it the result on the worker.
+        """
+        if type(node.remote) is _Timed:
+            node.remote = None  # the retry, if any, submits afresh
+
+    def _finish_timed(self, timed: _Timed) -> bool:
+        """A timed attempt's future settled: True if the outcome is still the call's."""
+        with self.mutex:
+            self.starting.pop(timed.key, None)  # a start heard later counts nothing
+            timed.over = True
+            deadline = timed.deadline
+        return deadline is None or deadline.finish()
+
+    def close(self) -> None:
+        topic, self.topic = self.topic, None
+        if topic is not None:
+            try:
+                self.client.unsubscribe_topic(topic)
+            except Exception:  # the client closed first
+                pass
 
     def _travel(self, obj: Any) -> Any:
         """``obj`` as it goes to Dask: our futures as futures, everything else plain.
@@ -244,8 +370,13 @@ class DaskBackend(Backend):
 
     # -- completion (on the Dask-Callback-Thread: never block) ---------------------------
 
-    def _settled(self, node: Node, future: Any) -> None:
+    def _settled(self, node: Node, future: Any, timed: _Timed | None) -> None:
         status = future.status
+        if timed is not None and not self._finish_timed(timed):
+            _log.debug("asynckit: %s timed out after %g s and its Dask future is %s "
+                       "now; its %s is discarded", timed.name, timed.timeout, status,
+                       {"finished": "result", "error": "error"}.get(status, "outcome"))
+            return
         if status == "finished":
             node.remote = _Remote(future)
             start_all(finish(node, None))
@@ -254,6 +385,8 @@ class DaskBackend(Backend):
             try:
                 error = future.exception()
                 traceback = future.traceback()
+                if timed is not None and traceback is not None:
+                    traceback = traceback.tb_next  # start in the task's code, not our wrapper
                 if traceback is not None:
                     error = error.with_traceback(traceback)
             except BaseException as problem:
@@ -312,3 +445,21 @@ def _pickle_error(node: Node, args: Any, kwargs: Any) -> pickle.PicklingError | 
 
 # A lambda, so cloudpickle sends it by value: workers need not have asynckit.
 _call = lambda fn, args, kwargs: fn(*args, **kwargs)  # noqa: E731
+
+
+def _worker_side() -> Any:
+    # Made in a function, so cloudpickle sends it by value too (see _call).
+    def start_then_call(topic: str, key: str, fn: Any, args: Any, kwargs: Any) -> Any:
+        """On the worker: tell the client this timed task starts, then run it."""
+        from distributed import get_worker
+
+        try:
+            get_worker().log_event(topic, key)
+        except ValueError:  # not in a worker (a custom executor): no deadline then
+            pass
+        return fn(*args, **kwargs)
+
+    return start_then_call
+
+
+_start_then_call = _worker_side()

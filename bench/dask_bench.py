@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
 import time
 from typing import Any
+
+from bench.table import machine, print_table, row
 
 FAN_OUT = 200
 GROUPS = 20
@@ -78,16 +79,6 @@ def _peer_reduction(client: Any) -> float:
     return took
 
 
-def _row(name: str, ours: list[float], peer: list[float], peer_name: str, unit: str,
-         scale: float, target: float) -> dict[str, Any]:
-    # The shape of bench.async_bench's rows.
-    return {"name": name, "ours": statistics.median(ours) * scale,
-            "peer": statistics.median(peer) * scale, "peer_name": peer_name, "unit": unit,
-            "target": target,
-            "ours_range": (min(ours) * scale, max(ours) * scale),
-            "peer_range": (min(peer) * scale, max(peer) * scale)}
-
-
 def rows(quick: bool) -> list[dict[str, Any]]:
     """The Dask rows: one dict per row, with ``name``, ``ours``, ``peer``,
     ``peer_name``, ``unit`` and ``target`` (the largest acceptable ours/peer),
@@ -114,10 +105,10 @@ def rows(quick: bool) -> list[dict[str, Any]]:
             pool.shutdown()
     per_task = 1e3 / FAN_OUT
     return [
-        _row(f"dask: fan-out of {FAN_OUT}, wait for all", *fan, "client.submit",
-             "ms per task", per_task, 1.05),
-        _row(f"dask: reduction {FAN_OUT} -> {GROUPS} -> 1", *tree, "client.submit",
-             "ms per leaf", per_task, 1.05),
+        row(f"dask: fan-out of {FAN_OUT}, wait for all", *fan, "client.submit",
+            "ms/task", 1.05, per_task),
+        row(f"dask: reduction {FAN_OUT} -> {GROUPS} -> 1", *tree, "client.submit",
+            "ms/leaf", 1.05, per_task),
     ]
 
 
@@ -125,13 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 repeats instead of 11")
     options = parser.parse_args()
-    for row in rows(options.quick):
-        ratio = row["ours"] / row["peer"]
-        print(f"{row['name']:<40} ours {row['ours']:.3f} "
-              f"({row['ours_range'][0]:.3f}-{row['ours_range'][1]:.3f}) "
-              f"{row['peer_name']} {row['peer']:.3f} "
-              f"({row['peer_range'][0]:.3f}-{row['peer_range'][1]:.3f}) {row['unit']}: "
-              f"{ratio:.2f}x (target <= {row['target']:.2f}x)")
+    print_table([("dask", rows(options.quick))], machine())
 
 
 if __name__ == "__main__":

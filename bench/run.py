@@ -355,7 +355,8 @@ def rows(quick: bool) -> list[Row]:
 
 #: Section name -> module with ``rows(quick) -> list[Row]``, in table order.
 SECTIONS = {"threads": "bench.run", "async": "bench.async_bench",
-            "processes": "bench.procs_bench", "scrape": "bench.scrape_bench"}
+            "processes": "bench.procs_bench", "dask": "bench.dask_bench",
+            "scrape": "bench.scrape_bench"}
 
 
 def main(argv: list[str] | None = None) -> None:

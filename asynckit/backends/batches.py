@@ -205,11 +205,8 @@ class Batching(Backend):
         try:
             args, kwargs = ready_arguments(node)
             try:
-                payload = _dumps((by_reference(node.fn), args, kwargs), _HIGHEST)
-            except Exception as whole:
-                error = task_pickle_error(node, args=args, kwargs=kwargs) or \
-                    pickle.PicklingError(f"cannot pickle task {describe(node)} "
-                                         f"for the processes backend: {whole}")
+                payload = dump_call(node, args, kwargs)
+            except pickle.PicklingError as error:
                 give_up(node, error)
                 return error
         except KeyboardInterrupt:
@@ -435,6 +432,17 @@ def main_guard_hint() -> str:
             f"import the main script, so one that makes a processes pool and submits at "
             f"its top level does it again in every worker, which then dies. Put that code "
             f"under the guard")
+
+
+def dump_call(node: Node, args: Any, kwargs: Any) -> bytes:
+    """One call's function and plain arguments, pickled for a worker process; a
+    ``PicklingError`` naming the function or the argument that does not pickle."""
+    try:
+        return _dumps((by_reference(node.fn), args, kwargs), _HIGHEST)
+    except Exception as whole:
+        raise task_pickle_error(node, args=args, kwargs=kwargs) or pickle.PicklingError(
+            f"cannot pickle task {describe(node)} for the processes backend: {whole}"
+        ) from None
 
 
 def give_up(node: Node, error: BaseException) -> None:

@@ -51,8 +51,8 @@ from ..protocols import Backend, PoolHandle
 from ..report import observe
 from ..run import Deadline, claim, execute, fail, finish
 from ..value import describe
-from .batches import Batch, Batching, give_up
-from .pickling import by_reference, run_calls, task_pickle_error
+from .batches import Batch, Batching, dump_call, give_up
+from .pickling import run_calls, task_pickle_error
 
 __all__ = ["ExecutorBackend", "start_method"]
 
@@ -184,11 +184,8 @@ class ExecutorBackend(Batching):
             args, kwargs = ready_arguments(node)
             if self.pickles:
                 try:
-                    payload = pickle.dumps((by_reference(fn), args, kwargs or {}), _HIGHEST)
-                except Exception as whole:
-                    error = task_pickle_error(node, args=args, kwargs=kwargs) or \
-                        pickle.PicklingError(f"cannot pickle task {describe(node)} "
-                                             f"for the processes backend: {whole}")
+                    payload = dump_call(node, args, kwargs or {})
+                except pickle.PicklingError as error:
                     give_up(node, error)
                     return error
                 future = self._submit(_run_pickled, payload)

@@ -8,21 +8,28 @@ that item is ready (``Executor.map`` semantics, through a
 :class:`MapIterator`). ``pool.map`` returns a :class:`MapResult`, an
 AsyncList that is also its own iterator, or with ``buffersize`` a bare
 :class:`MapIterator` that submits the calls as it goes.
+
+A map result is made of *parts*: one value per call, or, where a backend
+packs a chunk of calls into one task (the processes backend), a
+:class:`ChunkValue` whose result is the list of that chunk's results. Its
+record then says so (``node.kwargs is CHUNKED``): the gather flattens the
+parts and the iteration yields from each.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable, Iterator, MutableSequence
+from collections.abc import Callable, Generator, Iterable, Iterator, MutableSequence
 from time import perf_counter
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import wrapt
 
 from .node import DONE, GATHER, Node, _lock
 from .value import AsyncValue, _publish, _task_of, _wrapped_of, describe
 
-__all__ = ["AsyncList", "MapResult", "MapIterator", "PROXY_TYPES", "gather_outcome"]
+__all__ = ["AsyncList", "MapResult", "MapIterator", "ChunkValue", "CHUNKED", "PROXY_TYPES",
+           "gather_outcome"]
 
 T = TypeVar("T")
 
@@ -50,8 +57,8 @@ class AsyncList(AsyncValue[list[T]]):
     def __init__(self, values: Iterable[Any] = ()) -> None:
         self._self_gather(list(values))
 
-    def _self_gather(self, items: list[Any]) -> None:
-        node = Node(None, None, GATHER, items, None, None, "AsyncList")
+    def _self_gather(self, items: list[Any], chunked: bool = False) -> None:
+        node = Node(None, None, GATHER, items, CHUNKED if chunked else None, None, "AsyncList")
         wrapt.BaseObjectProxy.__init__(self, None)  # type: ignore[arg-type]
         self._self_task = node
         self._self_length = len(items)
@@ -78,7 +85,7 @@ class AsyncList(AsyncValue[list[T]]):
         if pending == 0:
             # Every item has settled, and nothing can depend on this list
             # yet: no settle needed, only its outcome.
-            result, source, remote = gather_outcome(items)
+            result, source, remote = gather_outcome(items, chunked)
             if source is not None:
                 node.error = source.error
                 node.reporter = source.reporter
@@ -121,18 +128,26 @@ class MapResult(AsyncList[T]):
 
     __slots__ = ("_self_iterator",)
 
-    def __init__(self, values: list[AsyncValue[T]], deadline: float | None = None) -> None:
-        self._self_gather(values)
+    def __init__(self, values: list[AsyncValue[T]], deadline: float | None = None,
+                 chunked: bool = False) -> None:
+        self._self_gather(values, chunked)
         # The iteration holds this map result weakly: a `for` loop over
         # `pool.map(...)` holds only the iteration, so the map result goes at
         # once, and with it what keeps yielded results alive.
-        self._self_iterator: MapIterator[T] = MapIterator(values, deadline, weakref.ref(self))
+        owner = weakref.ref(self)
+        self._self_iterator: MapIterator[T] | Generator[T, None, None]
+        if chunked:
+            self._self_length = sum(part._self_count if type(part) is ChunkValue else 1
+                                    for part in values)
+            self._self_iterator = _iterate_parts(values, deadline, owner)
+        else:
+            self._self_iterator = MapIterator(values, deadline, owner)
 
-    def __iter__(self) -> MapIterator[T]:
+    def __iter__(self) -> Iterator[T]:
         return self._self_iterator
 
     def __next__(self) -> T:
-        return self._self_iterator.__next__()
+        return next(self._self_iterator)
 
     def close(self) -> None:
         """End the iteration: cancel the calls not started (never blocks).
@@ -141,7 +156,62 @@ class MapResult(AsyncList[T]):
         ``contextlib.closing(pool.map(...))`` works. Calls already running
         finish; ``get()`` then raises the cancelled calls' ``CancelledError``.
         """
-        self._self_iterator.close()
+        iterator = self._self_iterator
+        iterator.close()
+        if type(iterator) is not MapIterator:  # a generator: also if it never started
+            _cancel_rest(self._self_task.args or ())
+
+
+class ChunkValue(AsyncValue[list[T]]):
+    """Many calls' results as one value: a part of a packed ``pool.map`` result.
+
+    A backend that runs a chunk of a map's calls as one task (the processes
+    backend: ``backends.batches``) gives it one of these, whose result is
+    the list of the chunk's results, in order. Only a :class:`MapResult`
+    holds one. If calls of the chunk raised, the chunk fails with the first
+    such error and ``_self_partial`` holds the results before it: iteration
+    yields them, then raises, as it would over one value per call.
+    """
+
+    __slots__ = ("_self_partial", "_self_count")
+
+    if TYPE_CHECKING:  # pragma: no cover
+        _self_partial: list[T]
+        _self_count: int
+
+
+def _iterate_parts(parts: list[Any], deadline: float | None,
+                   owner: weakref.ref[Any]) -> Generator[Any, None, None]:
+    """A chunked map result's iteration (a generator: ``yield from`` a chunk's
+    results runs in C). Ends as :class:`MapIterator` does: an error, a timeout,
+    ``close()``, or being dropped while the map result is gone cancels the rest."""
+    index = 0
+    try:
+        for index, part in enumerate(parts):  # noqa: B007 - read in finally
+            if type(part) is ChunkValue:
+                node = _task_of(part)
+                if node.state != DONE:
+                    _wait_part(part, deadline)
+                    if node.state != DONE:
+                        yield from part._self_partial
+                        part.get()  # raises its error
+                yield from _wrapped_of(part)
+            else:
+                yield _result_of(part, deadline)
+            if owner() is None:  # nobody can ask the map result for it any more
+                parts[index] = None
+        index = len(parts)
+    finally:
+        if index < len(parts):
+            _cancel_rest(parts[index:])
+
+
+def _wait_part(part: AsyncValue[Any], deadline: float | None) -> None:
+    if deadline is None:
+        part.wait()
+    elif not part.wait(max(deadline - perf_counter(), 0.0)):
+        raise TimeoutError(f"pool.map: {describe(part._self_task)} "
+                           f"was not ready before the timeout")
 
 
 class MapIterator(Generic[T]):
@@ -266,10 +336,14 @@ def _cancel_rest(items: Iterable[Any]) -> None:
         pool._cancel_nodes(nodes)
 
 
-PROXY_TYPES = frozenset({AsyncValue, AsyncList, MapResult})
+PROXY_TYPES = frozenset({AsyncValue, AsyncList, MapResult, ChunkValue})
+
+#: ``Node.kwargs`` of a map result made of parts (see the module docstring).
+CHUNKED: dict[str, Any] = {}
 
 
-def gather_outcome(items: list[Any]) -> tuple[list[Any] | None, Node | None, Any]:
+def gather_outcome(items: list[Any], chunked: bool = False,
+                   ) -> tuple[list[Any] | None, Node | None, Any]:
     """What an AsyncList whose items have all settled settles with.
 
     ``(results, None, None)``; ``(None, failed, None)`` for the first failed or
@@ -284,6 +358,14 @@ def gather_outcome(items: list[Any]) -> tuple[list[Any] | None, Node | None, Any
                 return None, inner, None
             if inner.remote is not None:
                 return None, None, LazyList(items)
+    if chunked:
+        flat: list[Any] = []
+        for item in items:
+            if type(item) is ChunkValue:
+                flat += _wrapped_of(item)
+            else:
+                flat.append(_wrapped_of(item) if type(item) in PROXY_TYPES else item)
+        return flat, None, None
     return [_wrapped_of(item) if type(item) in PROXY_TYPES else item for item in items], \
         None, None
 

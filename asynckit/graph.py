@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import lifecycle
-from .asynclist import gather_outcome
+from .asynclist import CHUNKED, gather_outcome
 from .errors import CancelledError
 from .gates import release_slot
 from .node import (
@@ -373,7 +373,7 @@ def _gather(node: Node, ready: list[Node], gathers: list[Node]) -> None:
     """Settle an AsyncList whose items have all settled (AsyncLists this
     completes in turn go on ``gathers``)."""
     items = node.args
-    result, failed, remote = gather_outcome(items)
+    result, failed, remote = gather_outcome(items, node.kwargs is CHUNKED)
     if failed is not None:
         # Keep the items: iterating a failed list still yields the items
         # before the failed one, then raises (Executor.map).

@@ -14,19 +14,18 @@ import concurrent.futures
 import itertools
 import threading
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterable
-from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import lifecycle
 from .admission import Timer, admit, start_all
 from .asynclist import MapIterator, MapResult
 from .backends import make_backend
-from .cache import cached_call_of, look_up, open_store
-from .errors import check_buffersize, check_timeout
+from .cache import look_up, open_store
+from .errors import check_timeout
 from .graph import abandon, cancel, link
 from .inputs import ATOMS, scan
+from .mapping import map_calls
 from .node import CANCELLED, QUEUED, RUNNING, Node, name_of
 from .protocols import Backend
 from .task import (
@@ -287,37 +286,8 @@ class Pool(concurrent.futures.Executor):
         ``list(r)`` gives every result. ``chunksize=k``: the processes and executor backends send
         the calls in chunks of ``k`` (processes, by default: ``Backend.chunking``); threads ignore it.
         """
-        if not callable(fn):
-            raise not_callable(fn, "pool.map()")
-        if not (chunksize is None or type(chunksize) is int and chunksize >= 1):
-            raise ValueError(f"chunksize must be an int >= 1, not {chunksize!r}")
-        if check_buffersize(buffersize) is not None and progress:
-            raise ValueError("pool.map(progress=True) counts every call up front: "
-                             "it does not go with buffersize")
-        timeout = check_timeout(timeout, "pool.map()")
-        if progress:  # before submitting: without tqdm, fail with nothing started
-            from .progress import track
-        deadline = None if timeout is None else perf_counter() + timeout
-        fn, submit, spec, label, backend = cached_call_of(fn) or (
-            fn, self._submit, None, None, self._backend_for(fn, None, "pool.map()"))
-        if buffersize is not None:
-            source = zip(*iterables, strict=False)
-
-            def refill() -> AsyncValue[Any] | None:
-                for args in source:
-                    return submit(fn, args, None, spec, label, None, backend)
-                return None
-
-            buffer = deque(submit(fn, args, None, spec, label, None, backend)
-                           for args in itertools.islice(source, buffersize))
-            return MapIterator(buffer, deadline, refill=refill)
-        with (backend or self._backend).chunking(chunksize, iterables):
-            values = [submit(fn, args, None, spec, label, None, backend)
-                      for args in zip(*iterables, strict=False)]
-        result: MapResult[R] = MapResult(values, deadline)
-        if progress:
-            track([value._self_task for value in values], desc=name_of(fn))
-        return result
+        return map_calls(self, self._backend, fn, iterables, timeout, chunksize, buffersize,
+                         progress)
 
     @overload
     def task(self, fn: Callable[P, Coroutine[Any, Any, R]], /,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterable, Sequence
 
+    from .asynclist import ChunkValue
     from .gates import Gate, KeyedGates
     from .node import Node
     from .store import Store
@@ -79,6 +80,12 @@ class PoolHandle(Protocol):
     name: str
     #: The pool's unsettled tasks; settling a task takes it out.
     drain: Drain
+    #: Shut down (new work is refused, or taken from its own tasks only).
+    _closed: bool
+
+    def _backend_for(self, fn: Any, spec: Any, what: str) -> Backend:
+        """The backend a call of ``fn`` runs on (``async def``: the event loop)."""
+        ...
 
     def _chain(self, after: Node, fn: Callable[..., Any], args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> AsyncValue[Any]:
@@ -161,6 +168,18 @@ class Backend:
         ``chunksize`` (None: this backend's default) where this backend sends
         calls away in batches; others ignore it."""
         return nullcontext()
+
+    def pack_size(self, fn: Any, chunksize: int | None, iterables: Sequence[Iterable[Any]]) -> int:
+        """``pool.map`` of a plain function: how many calls this backend packs into
+        one task (``pack``), or 0 if it runs each call as its own task."""
+        return 0
+
+    def pack(self, pool: PoolHandle, fn: Any, items: list[Any], star: bool,
+             ) -> ChunkValue[Any] | None:
+        """Submit ``fn`` over ``items`` (argument tuples if ``star``) as one task
+        whose result is the list of the calls' results; None if this chunk cannot
+        be packed (its calls are then submitted one by one)."""
+        return None
 
     def run_here(self, node: Node) -> None:
         """A worker of this backend waits for ``node`` (QUEUED, of this

@@ -130,3 +130,21 @@ def fail_once(where: str, x: int) -> int:
         open(path, "w").close()
         raise ValueError(f"first try of {x}")
     return x
+
+
+def record(where: str, x: int) -> int:
+    """Leaves ``where/ran-x`` behind (proof that the call ran), then ``x // (x % 3)``
+    (ZeroDivisionError for multiples of 3)."""
+    open(os.path.join(where, f"ran-{x}"), "w").close()
+    return x // (x % 3)
+
+
+def lock_if_odd(x: int) -> object:
+    """A result that does not pickle for odd ``x``."""
+    return threading.Lock() if x % 2 else x
+
+
+def kill_myself_if(x: int) -> int:
+    if x:
+        kill_myself()
+    return x

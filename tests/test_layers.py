@@ -42,11 +42,12 @@ LAYERS = {
     "asynckit.backends.dask": 10,
     "asynckit.backends.pickling": 10,  # naming what does not pickle (processes, Dask)
     "asynckit.helpers": 11,
+    "asynckit.mapping": 12,  # pool.map: its calls one by one, or packed in chunks
     "asynckit.dot": 11,
     "asynckit.progress": 11,
-    "asynckit.pool": 12,
-    "asynckit": 13,
-    "asynckit.store.__main__": 13,  # python -m asynckit.store
+    "asynckit.pool": 13,
+    "asynckit": 14,
+    "asynckit.store.__main__": 14,  # python -m asynckit.store
 }
 
 

@@ -33,29 +33,40 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from queue import SimpleQueue
 from types import FunctionType
 from typing import Any
 
 from ..admission import start_all
+from ..asynclist import ChunkValue
 from ..errors import CancelledError
 from ..gates import release_slot
 from ..graph import settle
-from ..inputs import ready_arguments
+from ..inputs import ATOMS, CONTAINERS, find_inputs, ready_arguments
 from ..node import QUEUED, RUNNING, Node, _lock, name_of
-from ..protocols import Backend
+from ..protocols import Backend, PoolHandle
 from ..report import observe
 from ..run import Deadline, claim, fail, finish
-from ..value import describe
-from .pickling import by_reference, run_calls, run_chunk, run_plain_chunk, task_pickle_error
+from ..value import _set_task, describe
+from .pickling import (
+    by_reference,
+    run_calls,
+    run_chunk,
+    run_packed,
+    run_plain_chunk,
+    task_pickle_error,
+)
 
 __all__ = ["Batch", "Batching", "give_up", "main_guard_hint", "BATCH_CALLS", "BATCH_SECONDS",
-           "DEFAULT_CHUNK_MAX", "DEFAULT_CHUNK_SECONDS"]
+           "DEFAULT_CHUNK_MAX", "DEFAULT_CHUNK_SECONDS", "PACKED_CHUNK_MAX"]
 
 _log = logging.getLogger("asynckit")
 _dumps = pickle.dumps
 _HIGHEST = pickle.HIGHEST_PROTOCOL
 _Broken = concurrent.futures.process.BrokenProcessPool
+_new_chunk = ChunkValue.__new__
+_SCANNED = ATOMS | frozenset(CONTAINERS)
 
 #: A batch of the processes backend holds at most this many calls ...
 BATCH_CALLS = 512
@@ -67,6 +78,9 @@ BATCH_SECONDS = 0.005
 DEFAULT_CHUNK_MAX = 512
 #: ... holding about this much work, for a function already measured.
 DEFAULT_CHUNK_SECONDS = 0.05
+#: A packed chunk (one task for the whole chunk, see ``Batching.pack``) holds
+#: at most this many calls by default (``pool.map`` without ``chunksize``).
+PACKED_CHUNK_MAX = 4096
 
 
 class Batch:
@@ -74,14 +88,15 @@ class Batch:
     pickles) or a map chunk (``payload``: one pickle); ``rerun``: the pool they
     went to broke before they could have run (or was ended at a timeout)."""
 
-    __slots__ = ("nodes", "payload", "executor", "deadline", "rerun")
+    __slots__ = ("nodes", "payload", "executor", "deadline", "rerun", "packed")
 
-    def __init__(self, nodes: list[Node], payload: Any) -> None:
+    def __init__(self, nodes: list[Node], payload: Any, packed: bool = False) -> None:
         self.nodes = nodes
         self.payload = payload
         self.executor: concurrent.futures.Executor | None = None
         self.deadline: Deadline | None = None
         self.rerun = False
+        self.packed = packed  # one node for the whole chunk (``Batching.pack``)
 
 
 def _batch_note(nodes: list[Node]) -> str:
@@ -139,6 +154,61 @@ class Batching(Backend):
         if chunksize == 1 or getattr(self.local, "chunk", None) is not None:
             return contextlib.nullcontext()
         return self._gathering(chunksize, bounded)
+
+    def pack_size(self, fn: Any, chunksize: int | None, iterables: Sequence[Iterable[Any]]) -> int:
+        """``pool.map`` of a plain function: chunks of how many calls to pack (0: none).
+
+        The stdlib process pool (ours, or a user's ``ProcessPoolExecutor``)
+        with chunks of more than one call. Without ``chunksize`` (ours only):
+        ``multiprocessing.Pool.map``'s rule, ``ceil(len / (4 * worker_count))``
+        calls, at most ``PACKED_CHUNK_MAX`` (64 for an input without a length)
+        and, for a function already measured, about ``DEFAULT_CHUNK_SECONDS`` of work.
+        """
+        if not self.pickles or chunksize == 1 or (chunksize is None and not self.owned):
+            return 0
+        if chunksize is not None:
+            return chunksize
+        try:
+            count = min(len(it) for it in iterables)  # type: ignore[arg-type]
+            most = PACKED_CHUNK_MAX
+        except (TypeError, ValueError):  # no length (or no iterables)
+            count, most = 256 * self.worker_count, DEFAULT_CHUNK_MAX
+        size = max(1, min(most, math.ceil(count / (4 * self.worker_count))))
+        each = self.cost.get(id(fn))
+        return size if each is None else max(1, min(size, int(DEFAULT_CHUNK_SECONDS / each)))
+
+    def pack(self, pool: PoolHandle, fn: Any, items: list[Any], star: bool,
+             ) -> ChunkValue[Any] | None:
+        """A chunk of ``pool.map``'s calls as one task: one node, one pickle, one
+        executor call, one settle; its value's result is the list of the calls'.
+
+        On the caller's thread. None if the chunk cannot travel packed (an
+        item holds an AsyncValue, or it does not pickle): its calls then go one
+        by one, which also names what does not pickle.
+        """
+        kinds = set(map(type, chain.from_iterable(items) if star else items))
+        if not kinds <= ATOMS and (not kinds <= _SCANNED or find_inputs(tuple(items), None)):
+            return None
+        try:
+            payload = _dumps((by_reference(fn), items, star), _HIGHEST)
+        except Exception:
+            return None
+        if self.executor is None and self.owned:
+            self._start_processes()
+        node = Node(pool, self, fn, None, None, None, None)
+        proxy: ChunkValue[Any] = _new_chunk(ChunkValue)
+        _set_task(proxy, node)
+        proxy._self_partial = []
+        proxy._self_count = len(items)
+        node.proxy = proxy
+        node.state = QUEUED
+        pool.drain.live.add(node)
+        self.ready.append(Batch([node], payload, True))
+        self._wake()
+        return proxy
+
+    def _start_processes(self) -> None:
+        raise NotImplementedError
 
     def _chunk_size(self, fn: Any) -> int:
         """The default chunk size for ``fn``, its first call in hand (see ``chunking``)."""
@@ -239,7 +309,10 @@ class Batching(Backend):
             head = ready[0]
             if isinstance(head, Batch):  # a map chunk
                 ready.popleft()
-                self._send(head, run_chunk if self.pickles else run_plain_chunk)
+                if not head.packed:
+                    self._send(head, run_chunk if self.pickles else run_plain_chunk)
+                elif head.nodes[0].state == RUNNING or claim(head.nodes[0]):  # not cancelled
+                    self._send(head, run_packed)
                 continue
             node = head[0]
             spec = node.spec
@@ -333,7 +406,7 @@ class Batching(Backend):
             return
         if self.pickles:
             try:
-                outcomes, took = pickle.loads(data)
+                loaded = pickle.loads(data)
             except Exception as problem:
                 failure = pickle.UnpicklingError(
                     f"the results of {len(nodes)} calls ({describe(nodes[0])}, ...) arrived "
@@ -343,6 +416,10 @@ class Batching(Backend):
                 for node in nodes:
                     start_all(fail(node, failure))
                 return
+            if batch.packed:
+                self._settle_packed(nodes[0], *loaded)
+                return
+            outcomes, took = loaded
         else:
             outcomes, took = data, 0.0
         if len(outcomes) != len(nodes):  # the chunk itself could not be loaded
@@ -369,6 +446,31 @@ class Batching(Backend):
                 ready = finish(node, value)
             if ready:
                 start_all(ready)
+
+    def _settle_packed(self, node: Node, results: list[Any],
+                       failures: list[tuple[int, BaseException]], took: float) -> None:
+        """A packed chunk is back: its value's result is every call's, in order;
+        if calls raised, it fails with the first of them (see ``ChunkValue``)."""
+        proxy: ChunkValue[Any] = node.proxy
+        count = proxy._self_count
+        node.took = took
+        if self.owned:
+            if len(self.cost) > 1000:
+                self.cost.clear()
+            self.cost[id(node.fn)] = took / max(count, 1)
+        if not failures:
+            if node.name is None:
+                fn = node.fn
+                node.name = fn.__qualname__ if type(fn) is FunctionType else name_of(fn)
+            node.fn = None
+            start_all(settle(node, results))
+            return
+        index, error = failures[0]
+        proxy._self_partial = results[:index]
+        if len(failures) > 1:
+            error.add_note(f"asynckit: {len(failures) - 1} more of the {count} calls in this "
+                           f"pool.map chunk failed too (this is the first in input order)")
+        start_all(fail(node, error))
 
     def _batch_failed(self, batch: Batch, future: concurrent.futures.Future[Any]) -> None:
         """On the dispatcher: a batch that was cancelled, or failed as a whole."""

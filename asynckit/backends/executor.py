@@ -134,13 +134,7 @@ class ExecutorBackend(Batching):
         """On the caller's thread: pickle (or submit) now, so a task that cannot
         be pickled raises right there, in the caller."""
         if self.executor is None and self.owned:
-            # Start the processes here, in the program's flow: the dispatcher
-            # may first submit at interpreter exit, when the worker processes
-            # could no longer import the main script (its functions). The
-            # pool starts a process per submission while none is idle.
-            executor = self._executor()
-            for _ in range(self.worker_count):
-                executor.submit(int)
+            self._start_processes()
         chunk: list[Node] | None = getattr(self.local, "chunk", None)
         if chunk is not None and node.kwargs is None and node.inputs == () and (
                 node.spec is None or node.spec.timeout is None):
@@ -155,6 +149,15 @@ class ExecutorBackend(Batching):
         if error is not None:
             observe(node)
             raise error
+
+    def _start_processes(self) -> None:
+        # Here, in the program's flow: the dispatcher may first submit at
+        # interpreter exit, when the worker processes could no longer import
+        # the main script (its functions). The pool starts a process per
+        # submission while none is idle.
+        executor = self._executor()
+        for _ in range(self.worker_count):
+            executor.submit(int)
 
     def pending(self, node: Node, after: Node | None) -> None:
         """Test-pickle the function and plain arguments of a task that waits

@@ -23,7 +23,7 @@ from ..node import Node
 from ..value import describe
 
 __all__ = ["pickle_error", "by_reference", "task_pickle_error", "run_calls", "run_chunk",
-           "run_plain_chunk"]
+           "run_plain_chunk", "run_packed"]
 
 _HIGHEST = pickle.HIGHEST_PROTOCOL
 
@@ -166,6 +166,47 @@ def run_plain_chunk(fn: Callable[..., Any], chunk: list[tuple[Any, ...]]) -> lis
     return outcomes
 
 
+def run_packed(payload: bytes) -> bytes:
+    """Run a packed chunk of ``pool.map``, pickled as ``(fn, items, star)``: ``fn(*item)``
+    for each item if ``star``, else ``fn(item)``.
+
+    Sends back ``(results, failures, seconds)``: every result in order (None
+    where a call raised) and ``[(index, error), ...]`` for the calls that
+    raised (each fails its own item; the others still run). A chunk that
+    cannot be loaded fails at index 0, with no results.
+    """
+    began = perf_counter()
+    try:
+        fn, items, star = pickle.loads(payload)
+    except BaseException as error:
+        return pickle.dumps(([], [(0, _sendable(error))], perf_counter() - began), _HIGHEST)
+    results: list[Any] = []
+    failures: list[tuple[int, Any]] = []
+    append = results.append
+    for item in items:
+        try:
+            append(fn(*item) if star else fn(item))
+        except BaseException as error:  # SystemExit too: it fails its own item only
+            failures.append((len(results), _sendable(error)))
+            append(None)
+    took = perf_counter() - began
+    try:
+        return pickle.dumps((results, failures, took), _HIGHEST)
+    except Exception:
+        pass
+    for index, value in enumerate(results):  # name each result that does not travel
+        try:
+            pickle.dumps(value, _HIGHEST)
+        except Exception as problem:
+            failures.append((index, _unsendable_result(value, problem)))
+            results[index] = None
+    return pickle.dumps((results, sorted(failures, key=_first), took), _HIGHEST)
+
+
+def _first(pair: tuple[int, Any]) -> int:
+    return pair[0]
+
+
 def _send(outcomes: list[tuple[bool, Any]], took: float) -> bytes:
     """``(outcomes, seconds)`` pickled in one go. A result or error that cannot
     travel is replaced by an error that names it (the other calls keep theirs):
@@ -179,11 +220,15 @@ def _send(outcomes: list[tuple[bool, Any]], took: float) -> bytes:
         try:
             pickle.dumps(value, _HIGHEST)
         except Exception as problem:
-            ok, value = False, pickle.PicklingError(
-                f"the task's result, a {type(value).__module__}.{type(value).__qualname__}, "
-                f"cannot be pickled to send it back from the worker process: {problem}")
+            ok, value = False, _unsendable_result(value, problem)
         fixed.append((ok, value))
     return pickle.dumps((fixed, took), _HIGHEST)
+
+
+def _unsendable_result(value: Any, problem: Exception) -> pickle.PicklingError:
+    return pickle.PicklingError(
+        f"the task's result, a {type(value).__module__}.{type(value).__qualname__}, "
+        f"cannot be pickled to send it back from the worker process: {problem}")
 
 
 def _sendable(error: BaseException) -> Any:

@@ -39,6 +39,7 @@ LAYERS = {
     "asynckit.backends.loop": 10,
     "asynckit.backends.executor": 10,
     "asynckit.backends.batches": 10,  # the processes backend's batches, map chunks
+    "asynckit.backends.packing": 10,  # a chunk of pool.map's calls as one task
     "asynckit.backends.dask": 10,
     "asynckit.backends.pickling": 10,  # naming what does not pickle (processes, Dask)
     "asynckit.helpers": 11,

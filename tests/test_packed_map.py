@@ -1,4 +1,4 @@
-"""pool.map on processes: chunks of calls packed into one task each (backends.batches.pack).
+"""pool.map on processes: chunks of calls packed into one task each (backends.packing).
 
 What a user sees must not change with packing: results in order, each
 failure raised where iteration reaches it, every call run, ``close()``
@@ -19,6 +19,7 @@ import pytest
 import asynckit
 from asynckit import Pool, state
 from asynckit.asynclist import ChunkValue
+from asynckit.backends.batches import PACKED_IN_FLIGHT
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_an_unobserved_failure_in_a_chunk_is_logged_once(
         gc.collect()
         gc.collect()
     logged = [record for record in caplog.records if record.exc_info
-              and "task reciprocal failed" in record.getMessage()]
+              and "task reciprocal x4 (a pool.map chunk) failed" in record.getMessage()]
     assert len(logged) == 1, caplog.text
     assert "1 more of the 4 calls" in caplog.text
 
@@ -113,12 +114,12 @@ def test_close_cancels_the_chunks_that_have_not_left(tmp_path: Path) -> None:
     pool = Pool(1, backend="processes", name="packed-close")
     try:
         flag = str(tmp_path / "go")
-        result = pool.map(f.wait_for_file, [flag] * 20, [60] * 20, chunksize=2)
+        result = pool.map(f.wait_for_file, [flag] * 80, [60] * 80, chunksize=2)
         chunks = parts(result)
-        # At most 2 x worker_count chunks leave for the process pool at once.
         result.close()
-        flagged = [state(part) for part in chunks]
-        assert flagged.count("cancelled") >= 20 // 2 - 2, flagged
+        states = [state(part) for part in chunks]
+        # At most PACKED_IN_FLIGHT chunks per process leave for the process pool.
+        assert states.count("cancelled") >= 40 - PACKED_IN_FLIGHT, states
         (tmp_path / "go").touch()
         assert pool.wait(60)
         with pytest.raises(asynckit.CancelledError):
@@ -133,10 +134,11 @@ def test_a_timeout_ends_the_iteration_and_cancels_the_rest(tmp_path: Path) -> No
     pool = Pool(1, backend="processes", name="packed-timeout")
     try:
         flag = str(tmp_path / "go")
-        result = pool.map(f.wait_for_file, [flag] * 12, [60] * 12, chunksize=2, timeout=0.5)
+        result = pool.map(f.wait_for_file, [flag] * 80, [60] * 80, chunksize=2, timeout=0.5)
         with pytest.raises(TimeoutError, match="pool.map"):
             list(result)
-        assert [state(part) for part in parts(result)].count("cancelled") >= 6 - 2
+        states = [state(part) for part in parts(result)]
+        assert states.count("cancelled") >= 40 - PACKED_IN_FLIGHT, states
         (tmp_path / "go").touch()
         assert pool.wait(60)
     finally:

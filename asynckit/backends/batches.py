@@ -11,7 +11,9 @@ function so far (a function not measured yet travels alone), so a batch
 never serialises long calls onto one process; at most ``2 * worker_count``
 batches are in flight, which keeps every process fed and lets the backlog
 grow into the next batch. ``pool.map(chunksize=k)`` sends chunks of ``k``
-calls, pickled as one ``(fn, [args, ...])`` (on a user's executor too).
+calls, pickled as one ``(fn, [args, ...])`` (on a user's executor too); a
+map of a plain function packs each chunk into one task (``packing``), at
+most ``PACKED_IN_FLIGHT * worker_count`` of them in flight.
 
 The done-callback settles a batch's calls one by one, on the executor's
 management thread. Nothing there may submit to the executor (a ``submit``
@@ -33,22 +35,20 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain
 from queue import SimpleQueue
 from types import FunctionType
 from typing import Any
 
 from ..admission import start_all
-from ..asynclist import ChunkValue
 from ..errors import CancelledError
 from ..gates import release_slot
 from ..graph import settle
-from ..inputs import ATOMS, CONTAINERS, find_inputs, ready_arguments
+from ..inputs import ready_arguments
 from ..node import QUEUED, RUNNING, Node, _lock, name_of
-from ..protocols import Backend, PoolHandle
+from ..protocols import Backend
 from ..report import observe
 from ..run import Deadline, claim, fail, finish
-from ..value import _set_task, describe
+from ..value import describe
 from .pickling import (
     by_reference,
     run_calls,
@@ -59,14 +59,12 @@ from .pickling import (
 )
 
 __all__ = ["Batch", "Batching", "give_up", "main_guard_hint", "BATCH_CALLS", "BATCH_SECONDS",
-           "DEFAULT_CHUNK_MAX", "DEFAULT_CHUNK_SECONDS", "PACKED_CHUNK_MAX"]
+           "DEFAULT_CHUNK_MAX", "DEFAULT_CHUNK_SECONDS", "PACKED_IN_FLIGHT"]
 
 _log = logging.getLogger("asynckit")
 _dumps = pickle.dumps
 _HIGHEST = pickle.HIGHEST_PROTOCOL
 _Broken = concurrent.futures.process.BrokenProcessPool
-_new_chunk = ChunkValue.__new__
-_SCANNED = ATOMS | frozenset(CONTAINERS)
 
 #: A batch of the processes backend holds at most this many calls ...
 BATCH_CALLS = 512
@@ -78,9 +76,12 @@ BATCH_SECONDS = 0.005
 DEFAULT_CHUNK_MAX = 512
 #: ... holding about this much work, for a function already measured.
 DEFAULT_CHUNK_SECONDS = 0.05
-#: A packed chunk (one task for the whole chunk, see ``Batching.pack``) holds
-#: at most this many calls by default (``pool.map`` without ``chunksize``).
-PACKED_CHUNK_MAX = 4096
+#: At most this many packed chunks per process are in flight: enough to keep
+#: every process fed while completions hop through the dispatcher (measured:
+#: 2 per process left them idle, chunks of 250 tiny calls ran 1.4x slower
+#: than ``ProcessPoolExecutor.map``); the rest wait here, where ``close()``
+#: can still cancel them.
+PACKED_IN_FLIGHT = 8
 
 
 class Batch:
@@ -96,7 +97,7 @@ class Batch:
         self.executor: concurrent.futures.Executor | None = None
         self.deadline: Deadline | None = None
         self.rerun = False
-        self.packed = packed  # one node for the whole chunk (``Batching.pack``)
+        self.packed = packed  # one node for the whole chunk (``packing.Packing.pack``)
 
 
 def _batch_note(nodes: list[Node]) -> str:
@@ -155,60 +156,9 @@ class Batching(Backend):
             return contextlib.nullcontext()
         return self._gathering(chunksize, bounded)
 
-    def pack_size(self, fn: Any, chunksize: int | None, iterables: Sequence[Iterable[Any]]) -> int:
-        """``pool.map`` of a plain function: chunks of how many calls to pack (0: none).
-
-        The stdlib process pool (ours, or a user's ``ProcessPoolExecutor``)
-        with chunks of more than one call. Without ``chunksize`` (ours only):
-        ``multiprocessing.Pool.map``'s rule, ``ceil(len / (4 * worker_count))``
-        calls, at most ``PACKED_CHUNK_MAX`` (64 for an input without a length)
-        and, for a function already measured, about ``DEFAULT_CHUNK_SECONDS`` of work.
-        """
-        if not self.pickles or chunksize == 1 or (chunksize is None and not self.owned):
-            return 0
-        if chunksize is not None:
-            return chunksize
-        try:
-            count = min(len(it) for it in iterables)  # type: ignore[arg-type]
-            most = PACKED_CHUNK_MAX
-        except (TypeError, ValueError):  # no length (or no iterables)
-            count, most = 256 * self.worker_count, DEFAULT_CHUNK_MAX
-        size = max(1, min(most, math.ceil(count / (4 * self.worker_count))))
-        each = self.cost.get(id(fn))
-        return size if each is None else max(1, min(size, int(DEFAULT_CHUNK_SECONDS / each)))
-
-    def pack(self, pool: PoolHandle, fn: Any, items: list[Any], star: bool,
-             ) -> ChunkValue[Any] | None:
-        """A chunk of ``pool.map``'s calls as one task: one node, one pickle, one
-        executor call, one settle; its value's result is the list of the calls'.
-
-        On the caller's thread. None if the chunk cannot travel packed (an
-        item holds an AsyncValue, or it does not pickle): its calls then go one
-        by one, which also names what does not pickle.
-        """
-        kinds = set(map(type, chain.from_iterable(items) if star else items))
-        if not kinds <= ATOMS and (not kinds <= _SCANNED or find_inputs(tuple(items), None)):
-            return None
-        try:
-            payload = _dumps((by_reference(fn), items, star), _HIGHEST)
-        except Exception:
-            return None
-        if self.executor is None and self.owned:
-            self._start_processes()
-        node = Node(pool, self, fn, None, None, None, None)
-        proxy: ChunkValue[Any] = _new_chunk(ChunkValue)
-        _set_task(proxy, node)
-        proxy._self_partial = []
-        proxy._self_count = len(items)
-        node.proxy = proxy
-        node.state = QUEUED
-        pool.drain.live.add(node)
-        self.ready.append(Batch([node], payload, True))
-        self._wake()
-        return proxy
-
-    def _start_processes(self) -> None:
-        raise NotImplementedError
+    def _settle_packed(self, node: Node, results: list[Any],
+                       failures: list[tuple[int, BaseException]], took: float) -> None:
+        raise NotImplementedError  # backends.packing
 
     def _chunk_size(self, fn: Any) -> int:
         """The default chunk size for ``fn``, its first call in hand (see ``chunking``)."""
@@ -304,15 +254,22 @@ class Batching(Backend):
         ready = self.ready
         batches = self.batches
         most = 2 * self.worker_count if self.owned else sys.maxsize
+        most_packed = PACKED_IN_FLIGHT * self.worker_count if self.owned else sys.maxsize
         cost = self.cost
-        while ready and len(batches) < most:
+        while ready:
             head = ready[0]
+            if type(head) is Batch and head.packed:
+                if len(batches) >= most_packed:
+                    return
+                ready.popleft()
+                if head.nodes[0].state == RUNNING or claim(head.nodes[0]):  # not cancelled
+                    self._send(head, run_packed)
+                continue
+            if len(batches) >= most:
+                return
             if isinstance(head, Batch):  # a map chunk
                 ready.popleft()
-                if not head.packed:
-                    self._send(head, run_chunk if self.pickles else run_plain_chunk)
-                elif head.nodes[0].state == RUNNING or claim(head.nodes[0]):  # not cancelled
-                    self._send(head, run_packed)
+                self._send(head, run_chunk if self.pickles else run_plain_chunk)
                 continue
             node = head[0]
             spec = node.spec
@@ -446,31 +403,6 @@ class Batching(Backend):
                 ready = finish(node, value)
             if ready:
                 start_all(ready)
-
-    def _settle_packed(self, node: Node, results: list[Any],
-                       failures: list[tuple[int, BaseException]], took: float) -> None:
-        """A packed chunk is back: its value's result is every call's, in order;
-        if calls raised, it fails with the first of them (see ``ChunkValue``)."""
-        proxy: ChunkValue[Any] = node.proxy
-        count = proxy._self_count
-        node.took = took
-        if self.owned:
-            if len(self.cost) > 1000:
-                self.cost.clear()
-            self.cost[id(node.fn)] = took / max(count, 1)
-        if not failures:
-            if node.name is None:
-                fn = node.fn
-                node.name = fn.__qualname__ if type(fn) is FunctionType else name_of(fn)
-            node.fn = None
-            start_all(settle(node, results))
-            return
-        index, error = failures[0]
-        proxy._self_partial = results[:index]
-        if len(failures) > 1:
-            error.add_note(f"asynckit: {len(failures) - 1} more of the {count} calls in this "
-                           f"pool.map chunk failed too (this is the first in input order)")
-        start_all(fail(node, error))
 
     def _batch_failed(self, batch: Batch, future: concurrent.futures.Future[Any]) -> None:
         """On the dispatcher: a batch that was cancelled, or failed as a whole."""

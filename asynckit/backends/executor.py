@@ -51,7 +51,8 @@ from ..protocols import Backend, PoolHandle
 from ..report import observe
 from ..run import Deadline, claim, execute, fail, finish
 from ..value import describe
-from .batches import Batch, Batching, dump_call, give_up
+from .batches import Batch, dump_call, give_up
+from .packing import Packing
 from .pickling import run_calls, task_pickle_error
 
 __all__ = ["ExecutorBackend", "start_method"]
@@ -79,7 +80,7 @@ class _Timed:
         self.deadline: Deadline | None = None
 
 
-class ExecutorBackend(Batching):
+class ExecutorBackend(Packing):
     """Hands ready tasks to a ``concurrent.futures.Executor``.
 
     ``executor=None`` means the processes backend: asynckit makes (and

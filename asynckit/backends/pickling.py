@@ -15,6 +15,7 @@ import io
 import pickle
 import sys
 from collections.abc import Callable
+from itertools import starmap
 from time import perf_counter
 from typing import Any
 
@@ -182,13 +183,15 @@ def run_packed(payload: bytes) -> bytes:
         return pickle.dumps(([], [(0, _sendable(error))], perf_counter() - began), _HIGHEST)
     results: list[Any] = []
     failures: list[tuple[int, Any]] = []
-    append = results.append
-    for item in items:
+    calls = starmap if star else map
+    while True:
+        # In C: list.extend keeps what it appended before a call raised.
         try:
-            append(fn(*item) if star else fn(item))
+            results.extend(calls(fn, items if not results else items[len(results):]))
+            break
         except BaseException as error:  # SystemExit too: it fails its own item only
             failures.append((len(results), _sendable(error)))
-            append(None)
+            results.append(None)
     took = perf_counter() - began
     try:
         return pickle.dumps((results, failures, took), _HIGHEST)

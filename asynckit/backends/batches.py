@@ -327,8 +327,11 @@ class Batching(Backend):
     def _batch_done(self, future: concurrent.futures.Future[Any]) -> None:
         # On the executor's thread (see module doc): settle, never submit.
         batch = self.batches.pop(future, None)
-        if self.owned:
-            self.inbox.put(True)  # a place in flight is free: ship more
+        if self.owned and (batch is None or not batch.packed
+                           or len(self.batches) <= PACKED_IN_FLIGHT * self.worker_count // 2):
+            # A place in flight is free: ship more. (Packed chunks: once half
+            # of theirs are, so that one wake of the dispatcher ships many.)
+            self.inbox.put(True)
         if batch is None:
             return
         if future.cancelled() or future.exception() is not None:

@@ -39,7 +39,7 @@ _new_chunk = ChunkValue.__new__
 
 #: A packed chunk (one task for the whole chunk, see ``Packing.pack``) holds
 #: at most this many calls by default (``pool.map`` without ``chunksize``).
-PACKED_CHUNK_MAX = 4096
+PACKED_CHUNK_MAX = 16384
 
 
 class Packing(Batching):

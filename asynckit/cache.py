@@ -21,7 +21,6 @@ from .graph import settle
 from .inputs import plain
 from .keys import call_key
 from .node import Node, name_of
-from .task import TaskFunction, _call_of
 from .value import AsyncValue, new_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .store import Store
     from .task import TaskSpec
 
-__all__ = ["Stored", "look_up", "open_store", "cached_call_of"]
+__all__ = ["Stored", "look_up", "open_store"]
 
 
 def open_store(store: str | os.PathLike[str] | None, backend: str, client: Any) -> Store | None:
@@ -62,17 +61,6 @@ def look_up(pool: PoolHandle, spec: TaskSpec, fn: Any, args: tuple[Any, ...],
     pool.drain.live.add(node)
     settle(node)  # nothing depends on it yet: this makes nothing ready
     return proxy
-
-
-def cached_call_of(fn: Any) -> tuple[Any, Any, TaskSpec, str, Backend | None] | None:
-    """What calling a ``cache=True`` task function submits, else None: ``pool.map``
-    submits its calls themselves, so that each has its key (a task that called
-    the function would only return its value)."""
-    if type(fn) is TaskFunction:
-        call = _call_of(fn)
-        if call[2] is not None and call[2].store is not None:
-            return call  # type: ignore[no-any-return]
-    return None
 
 
 class Stored:

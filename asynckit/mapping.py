@@ -19,11 +19,10 @@ from time import perf_counter
 from typing import Any
 
 from .asynclist import MapIterator, MapResult
-from .cache import cached_call_of
 from .errors import check_buffersize, check_timeout
 from .node import name_of
 from .protocols import Backend, PoolHandle
-from .task import not_callable
+from .task import TaskFunction, _call_of, not_callable
 from .value import AsyncValue
 
 __all__ = ["map_calls"]
@@ -45,8 +44,12 @@ def map_calls(pool: PoolHandle, default: Backend, fn: Callable[..., Any],
     if progress:  # before submitting: without tqdm, fail with nothing started
         from .progress import track
     deadline = None if timeout is None else perf_counter() + timeout
-    fn, submit, spec, label, backend = cached_call_of(fn) or (
-        fn, pool._submit, None, None, pool._backend_for(fn, None, "pool.map()"))
+    submit: Callable[..., AsyncValue[Any]]
+    if type(fn) is TaskFunction:  # a @pool.task function: each call as calling it submits
+        fn, submit, spec, label, backend = _call_of(fn)
+    else:
+        submit, spec, label, backend = (pool._submit, None, None,
+                                        pool._backend_for(fn, None, "pool.map()"))
     if buffersize is not None:
         source = zip(*iterables, strict=False)
 
@@ -59,8 +62,8 @@ def map_calls(pool: PoolHandle, default: Backend, fn: Callable[..., Any],
                        for args in itertools.islice(source, buffersize))
         return MapIterator(buffer, deadline, refill=refill)
     runner = backend or default
-    size = 0 if spec is not None or progress or pool._closed else runner.pack_size(
-        fn, chunksize, iterables)
+    size = 0 if spec is not None or progress or pool._closed or getattr(
+        submit, "__self__", None) is not pool else runner.pack_size(fn, chunksize, iterables)
     if size:
         return _packed(pool, runner, fn, submit, iterables, size, deadline)
     with runner.chunking(chunksize, iterables):

@@ -156,3 +156,15 @@ def test_a_worker_that_dies_fails_its_chunk_naming_it_and_the_pool_goes_on() -> 
         assert pool.map(abs, [-1, -2, -3], chunksize=3).get(60) == [1, 2, 3]
     finally:
         pool.shutdown()
+
+
+@pytest.mark.timeout(60)
+def test_a_task_function_maps_with_its_own_options(pool: Pool, tmp_path: Path) -> None:
+    # Each call as calling the task submits it: retried here (it raised a
+    # PicklingError before: the wrapper itself was sent to the processes).
+    flaky = pool.task(retries=1, retry_on=(ValueError,))(f.fail_once)
+    assert list(pool.map(flaky, [str(tmp_path)] * 4, [1, 2, 3, 4], timeout=30)) == [1, 2, 3, 4]
+    plain = pool.task(f.add)  # no options: packed like the function itself
+    result = pool.map(plain, range(10), range(10), chunksize=5)
+    assert [type(part) for part in parts(result)] == [ChunkValue, ChunkValue]
+    assert result.get(30) == [2 * x for x in range(10)]

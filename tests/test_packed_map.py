@@ -20,6 +20,7 @@ import asynckit
 from asynckit import Pool, state
 from asynckit.asynclist import ChunkValue
 from asynckit.backends.batches import PACKED_IN_FLIGHT
+from asynckit.backends.executor import start_method
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +169,23 @@ def test_a_task_function_maps_with_its_own_options(pool: Pool, tmp_path: Path) -
     result = pool.map(plain, range(10), range(10), chunksize=5)
     assert [type(part) for part in parts(result)] == [ChunkValue, ChunkValue]
     assert result.get(30) == [2 * x for x in range(10)]
+
+
+@pytest.mark.timeout(60)
+def test_a_users_process_pool_packs_chunks_of_chunksize() -> None:
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context(start_method())
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as executor:
+        pool = Pool(executor=executor, name="packed-users-ppe")
+        result = pool.map(f.reciprocal, [1, 2, 4, 0, 5], chunksize=3)
+        assert [type(part) for part in parts(result)] == [ChunkValue, ChunkValue]
+        assert [next(result) for _ in range(3)] == [1.0, 0.5, 0.25]
+        with pytest.raises(ZeroDivisionError):
+            next(result)
+        unchunked = pool.map(f.reciprocal, [1, 2])  # Executor.map: each call alone
+        assert [type(part) for part in parts(unchunked)] == [asynckit.AsyncValue] * 2
+        assert list(unchunked) == [1.0, 0.5]
+        assert pool.wait(30)
+        pool.shutdown()

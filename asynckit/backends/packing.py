@@ -45,9 +45,6 @@ PACKED_CHUNK_MAX = 16384
 class Packing(Batching):
     """The packing half of ``executor.ExecutorBackend`` (see the module docstring)."""
 
-    #: The last function packed, and how it travels (``pickling.by_reference``).
-    reference: tuple[Any, Any] = (None, None)
-
     def pack_size(self, fn: Any, chunksize: int | None, iterables: Sequence[Iterable[Any]]) -> int:
         """``pool.map`` of a plain function: chunks of how many calls to pack (0: none).
 
@@ -79,10 +76,7 @@ class Packing(Batching):
         item holds an AsyncValue, or it does not pickle): its calls then go one
         by one, which also names what does not pickle.
         """
-        reference = self.reference
-        if reference[0] is not fn:
-            self.reference = reference = (fn, by_reference(fn))
-        payload = _dump_plain((reference[1], items, star))
+        payload = _dump_plain((by_reference(fn), items, star))
         if payload is None:
             return None
         if self.executor is None and self.owned:

@@ -310,3 +310,34 @@ def test_timed_tasks_that_finish_in_time_are_untouched(pool: Pool) -> None:
     # The traceback starts in the task's own code, not in asynckit's wrapper.
     assert "start_then_call" not in "".join(traceback.format_tb(caught.value.__traceback__))
     assert pool.wait(30)
+
+
+@pytest.mark.timeout(60)
+def test_every_attempt_has_its_own_key_across_pools_and_clients(cluster, pool, tmp_path) -> None:
+    # Dask takes a key it has seen for the same task: a key used twice would
+    # hand back the first one's result. Keys count per pool from a random prefix.
+    log = tmp_path / "keys"
+
+    def note_key(n: int, fail_first: bool = False) -> int:
+        from distributed import get_worker
+
+        with open(log, "a") as out:
+            out.write(get_worker().get_current_task() + "\n")
+        if fail_first and not os.path.exists(f"{log}-{n}"):
+            open(f"{log}-{n}", "w").close()
+            raise OSError("first attempt")
+        return n
+
+    retried = pool.task(retries=1, retry_on=(OSError,))(note_key)
+    with distributed.Client(cluster[0]) as other_client:
+        pools = [pool, Pool(client=cluster[1], name="dask-tests"),
+                 Pool(client=other_client, name="dask-tests")]
+        try:
+            values = [each.do(note_key, n) for n, each in enumerate(pools)]
+            values.append(retried(3, fail_first=True))
+            assert [value.get(30) for value in values] == [0, 1, 2, 3]
+        finally:
+            for each in pools[1:]:
+                each.shutdown()
+    keys = log.read_text().split()
+    assert len(keys) == 5 and len(set(keys)) == 5, keys

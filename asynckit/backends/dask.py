@@ -8,7 +8,8 @@ so Dask moves the data worker to worker. A task whose inputs are all Dask
 tasks of the same client is submitted at once, before they finish: Dask
 resolves the futures and schedules the graph itself.
 
-Dask calls done-callbacks on one shared thread ("Dask-Callback-Thread").
+Settling is heard in bursts (:class:`_Watch`), not by a done-callback per
+future, and done on one shared thread ("asynckit-dask-settle").
 Everything done there must not block: it settles the node and starts what
 became ready, which is a queue put for the other backends and a
 ``client.submit`` (thread-safe, non-blocking) here. Results are never fetched
@@ -36,10 +37,16 @@ imports it only when a Dask pool is made.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
+import os
 import pickle
 import threading
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import cloudpickle  # type: ignore[import-untyped, unused-ignore]
@@ -144,6 +151,11 @@ class DaskBackend(Backend):
         self.topic: str | None = None
         #: Timed attempts submitted whose start has not been heard, by Dask key.
         self.starting: dict[str, _Timed] = {}
+        #: Keys are ``name-<this backend's random prefix>-<count>``: unique across
+        #: pools and clients, and each attempt (a retry too) draws a new count.
+        self.prefix = uuid.uuid4().hex
+        self.count = itertools.count()
+        self.watch = _Watch(client, self._settled)
 
     def size_label(self, worker_count: int) -> str:
         # worker_count means nothing here: the cluster's size is the cluster's.
@@ -225,7 +237,7 @@ class DaskBackend(Backend):
             release_slot(node, ready)  # no retry: it would fail again
             start_all([*settle(node, None, unpicklable), *ready])
             return unpicklable
-        key = f"{node.name or 'task'}-{uuid.uuid4().hex}"
+        key = f"{node.name or 'task'}-{self.prefix}-{next(self.count)}"
         spec = node.spec
         timed: _Timed | None = None
         try:
@@ -251,8 +263,7 @@ class DaskBackend(Backend):
                 timed.future = future
                 if timed.heard and not timed.over:
                     timed.start_count(self)
-        future.add_done_callback(
-            lambda future, node=node, timed=timed: self._settled(node, future, timed))
+        self.watch.add(future, node, timed)
         return None
 
     # -- timeouts (see the module's docstring) -----------------------------------------
@@ -368,9 +379,9 @@ class DaskBackend(Backend):
             raise _Fetch
         return plain(key)
 
-    # -- completion (on the Dask-Callback-Thread: never block) ---------------------------
+    # -- completion (on the settling thread: never block) -------------------------------
 
-    def _settled(self, node: Node, future: Any, timed: _Timed | None) -> None:
+    def _settled(self, future: Any, node: Node, timed: _Timed | None) -> None:
         status = future.status
         if timed is not None and not self._finish_timed(timed):
             _log.debug("asynckit: %s timed out after %g s and its Dask future is %s "
@@ -401,6 +412,89 @@ class DaskBackend(Backend):
                 error.__cause__ = why
         node.remote = None
         start_all(fail(node, error))
+
+
+class _Watch:
+    """Hears the futures of one client settle, in bursts.
+
+    ``Future.add_done_callback`` costs, per future, a wake of Dask's event
+    loop, a coroutine there, and a hop to Dask's callback thread. Here
+    ``add`` (any thread) queues a future, and only the first of a burst asks
+    the loop to take them all (``_take``); there each waits on its Dask
+    state's event by a plain waiter, and those heard in one turn of the loop
+    are settled in one hop to the settling thread, in order.
+    """
+
+    def __init__(self, client: Any, settled: Callable[[Any, Node, _Timed | None], None]) -> None:
+        self.client = client
+        self.settled = settled
+        self.mutex = threading.Lock()
+        self.new: list[tuple[Any, Node, _Timed | None]] = []  # guarded by mutex
+        self.heard: list[tuple[Any, Node, _Timed | None]] = []  # on the loop only
+
+    def add(self, future: Any, node: Node, timed: _Timed | None) -> None:
+        with self.mutex:
+            self.new.append((future, node, timed))
+            if len(self.new) > 1:
+                return  # a take is on its way
+        self.client.loop.add_callback(self._take)
+
+    def _take(self) -> None:
+        with self.mutex:
+            new, self.new = self.new, []
+        for item in new:
+            self._wait(item)
+
+    def _wait(self, item: tuple[Any, Node, _Timed | None]) -> None:
+        future = item[0]
+        if future.status != "pending":  # as distributed's done_callback: not "pending"
+            self._heard(item)
+            return
+        try:
+            waiters = future._state._get_event()._waiters  # asyncio.Event's
+        except AttributeError:  # another distributed or asyncio: the public way
+            future.add_done_callback(lambda future: self.settled(*item))
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        waiters.append(waiter)
+        waiter.add_done_callback(partial(self._woken, item, waiters))
+
+    def _woken(self, item: tuple[Any, Node, _Timed | None], waiters: Any, waiter: Any) -> None:
+        if waiter in waiters:  # asyncio.Event.wait's own waiter removes itself so
+            waiters.remove(waiter)
+        if not waiter.cancelled():
+            self._wait(item)  # "pending" again (retried) waits again
+
+    def _heard(self, item: tuple[Any, Node, _Timed | None]) -> None:
+        self.heard.append(item)
+        if len(self.heard) == 1:
+            asyncio.get_running_loop().call_soon(self._hand_over)
+
+    def _hand_over(self) -> None:
+        heard, self.heard = self.heard, []
+        _settling().submit(self._settle, heard)
+
+    def _settle(self, heard: list[tuple[Any, Node, _Timed | None]]) -> None:
+        for item in heard:
+            try:
+                self.settled(*item)
+            except BaseException:  # as Dask logs a done-callback's error, and goes on
+                _log.exception("asynckit: settling %s from its Dask future failed",
+                               describe(item[1]))
+
+
+_executor: tuple[int, ThreadPoolExecutor] | None = None
+_executor_lock = threading.Lock()
+
+
+def _settling() -> ThreadPoolExecutor:
+    """The one thread that settles Dask tasks (made afresh in a forked child)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None or _executor[0] != os.getpid():
+            _executor = (os.getpid(), ThreadPoolExecutor(
+                1, thread_name_prefix="asynckit-dask-settle"))
+        return _executor[1]
 
 
 class _TestPickler(cloudpickle.Pickler):  # type: ignore[misc, unused-ignore]

@@ -180,11 +180,12 @@ class Pool(concurrent.futures.Executor):
             return look_up(self, spec, fn, args, kwargs, name, after, backend)
         if backend is None:
             code = getattr(fn, "__code__", None)
-            if spec is None and (type(fn) is _BuiltinFunction if code is None
-                                 else not code.co_flags & _CO_COROUTINE):
-                backend = self._backend  # a plain or builtin function: the common cases
+            if spec is None and code is not None:  # plain or async def: the common cases
+                backend = (self._loop_backend or self._loop()) if code.co_flags & _CO_COROUTINE \
+                    else self._backend
             else:
-                backend = self._backend_for(fn, spec, "pool.do()")
+                backend = self._backend if type(fn) is _BuiltinFunction and spec is None \
+                    else self._backend_for(fn, spec, "pool.do()")
         # The name is looked up lazily (value.describe) or when fn is dropped.
         node = Node(self, backend, fn, args, kwargs, spec, name)
         proxy = _new_proxy(AsyncValue)

@@ -18,7 +18,9 @@ creating the coroutines and waiting for every result):
   coroutine; wall time from the first call to the last result (ideal 0.05 s;
   on this machine asyncio itself needs several times that for 10,000 timers).
 
-The CLI also prints, for scale: the same sleeps as threaded tasks doing
+The CLI also prints the no-op as ``@pool.task`` calls (``AsyncList([task()
+for _ in range(n)]).get()``: the decorator's path, which carries a task spec),
+and, for scale: the same sleeps as threaded tasks doing
 ``time.sleep`` on 50 workers, and ``asyncio.run_coroutine_threadsafe`` from
 the main thread (the asyncio way to hand coroutines to a loop in another
 thread, which is what the caller of an asynckit task does).
@@ -69,6 +71,7 @@ class Sides:
         self.ak = ak
         self.pool = ak.Pool(worker_count=2, name="bench-async")
         self.pool.do(noop).get()  # start the loop thread outside the timing
+        self.tasks = {noop: self.pool.task(noop)}  # the @pool.task line: no-op only
         self.plain = asyncio.new_event_loop()
 
     def close(self) -> None:
@@ -80,6 +83,14 @@ class Sides:
         gc.collect()
         began = time.perf_counter()
         gather([pool.do(fn) for _ in range(count)]).get()
+        return time.perf_counter() - began
+
+    def decorated(self, fn: Callable[[], Any], count: int) -> float:
+        """``ours`` through ``@pool.task``: ``task()`` rather than ``pool.do(fn)``."""
+        task, gather = self.tasks[fn], self.ak.AsyncList
+        gc.collect()
+        began = time.perf_counter()
+        gather([task() for _ in range(count)]).get()
         return time.perf_counter() - began
 
     def peer(self, fn: Callable[[], Any], count: int) -> float:
@@ -170,6 +181,9 @@ def compare(base_dir: Path | None, quick: bool) -> None:
             for case, (fn, _scale, _digits, _unit) in cases.items():
                 for side in sides:
                     times.setdefault((case, side), []).append(sides[side].ours(fn, count))
+                    if fn is noop:
+                        times.setdefault((case, f"{side} @pool.task"), []).append(
+                            sides[side].decorated(fn, count))
                 times.setdefault((case, "asyncio.gather"), []).append(plain.peer(fn, count))
                 times.setdefault((case, "run_coroutine_threadsafe"), []).append(
                     plain.threadsafe(fn, count))
@@ -181,12 +195,15 @@ def compare(base_dir: Path | None, quick: bool) -> None:
     print(f"{count:,} coroutines a run, {repeats} alternating repeats, median [min-max]; "
           f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    names = [*sides, "asyncio.gather", "run_coroutine_threadsafe"]
+    names = [*sides, *(f"{side} @pool.task" for side in sides), "asyncio.gather",
+             "run_coroutine_threadsafe"]
     for case, (_fn, scale, digits, unit) in cases.items():
         gather = statistics.median(times[(case, "asyncio.gather")])
         print(f"\n{case} ({unit})")
         for name in names:
-            values = times[(case, name)]
+            values = times.get((case, name))
+            if values is None:  # @pool.task: the no-op only
+                continue
             print(f"  {name:<26} {_fmt(values, scale, digits):<28} "
                   f"x{statistics.median(values) / gather:.2f} gather")
 

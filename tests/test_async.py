@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import subprocess
 import sys
@@ -474,6 +475,43 @@ def test_a_burst_of_calls_wakes_the_loop_once(pool: Pool) -> None:
     gate.set()
     assert AsyncList(values).get() == list(range(100))
     assert len(wakeups) == 1
+
+
+@pytest.mark.timeout(20)
+def test_a_burst_larger_than_a_batch_runs_each_call_in_its_own_task(pool: Pool) -> None:
+    # The loop claims queued calls in batches (and on 3.11 makes a batch's
+    # tasks before running their first steps): every call still runs in an
+    # asyncio task of its own, from its first line, with contextvars kept
+    # apart; calls that suspend and calls that do not mix in one batch; one
+    # cancelled while queued is skipped.
+    seen: list[tuple[int, asyncio.Task[object] | None]] = []
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=-1)
+
+    async def one(n: int) -> int:
+        task = asyncio.current_task()
+        seen.append((n, task))
+        assert var.get() == -1  # nothing leaks from the call before
+        var.set(n)
+        if n % 3 == 0:
+            await asyncio.sleep(0)
+        async with asyncio.timeout(5):  # needs the current task
+            pass
+        assert asyncio.current_task() is task and var.get() == n
+        return n
+
+    pool.do(one, -1).get()  # the loop thread is up
+    gate = block_the_loop(pool)
+    values = [pool.do(one, n) for n in range(300)]
+    assert asynckit.cancel(values[150]) is True
+    gate.set()
+    kept = values[:150] + values[151:]
+    assert AsyncList(kept).get() == [n for n in range(300) if n != 150]
+    with pytest.raises(CancelledError):
+        values[150].get()
+    tasks = [task for n, task in seen if n >= 0]
+    assert len(tasks) == 299 and None not in tasks
+    assert len({id(task) for task in tasks}) == 299
+    assert [n for n, _ in seen if n >= 0] == [n for n in range(300) if n != 150]
 
 
 @pytest.mark.timeout(20)

@@ -34,7 +34,7 @@ import sys
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from time import perf_counter
 from types import FunctionType
 from typing import Any
@@ -52,6 +52,9 @@ from ..waiting import enter_worker
 _log = logging.getLogger("asynckit")
 #: asyncio.Task(..., eager_start=True) (Python 3.12+); 3.11 gets the same another way.
 _EAGER_START = sys.version_info >= (3, 12)
+#: How many nodes _drain claims in one hold of the lock (and, on 3.11, how
+#: many tasks it makes before running their first steps).
+_BATCH = 128
 
 
 class LoopBackend(Backend):
@@ -81,7 +84,7 @@ class LoopBackend(Backend):
         # put here.)
         self.tasks: dict[Node, asyncio.Task[None]] = {}
         # Python 3.11 only: what Task.__init__ asked loop.call_soon to schedule
-        # (see _start_eagerly).
+        # (see _start_steps).
         captured: list[tuple[Callable[..., Any], tuple[Any, ...],
                              contextvars.Context | None]] = []
 
@@ -206,60 +209,87 @@ class LoopBackend(Backend):
             if not nodes:
                 return
             self.incoming = deque()
+        if not self._eager(loop):
+            for node in nodes:
+                if claim(node):
+                    self.tasks[node] = loop.create_task(self._drive(node))
+                else:  # cancelled while queued (value.cancel gave back its limit slot)
+                    self.finished += 1
+            return
         tasks = self.tasks
         drive = self._drive
-        eager = self._eager(loop)
-        for node in nodes:
-            if _locked():  # claim(), inlined: one call less per task
-                _wait_unlocked()
-            with _lock:
-                claimed = node.state == QUEUED
-                if claimed:
-                    node.state = RUNNING
-            if not claimed:  # cancelled while queued (value.cancel gave back its limit slot)
-                self.finished += 1
-                continue
-            if eager:
-                task = self._start_eagerly(loop, drive(node))
-                if not task.done():
-                    tasks[node] = task
+        task_type = asyncio.Task
+        while nodes:
+            claimed = self._claim(nodes)
+            if sys.version_info >= (3, 12):  # asyncio runs each first step as the task is made
+                for node in claimed:
+                    task = task_type(drive(node), loop=loop, eager_start=True)
+                    if not task.done():
+                        tasks[node] = task
             else:
-                tasks[node] = loop.create_task(drive(node))
+                self._start_steps(loop, claimed)
 
     def _eager(self, loop: asyncio.AbstractEventLoop) -> bool:
         # A task factory that a task set on our loop is honoured (its tasks
         # start lazily, through it). On 3.11, eager starts go through
-        # loop.call_soon (see _start_eagerly): only on asyncio's own loops,
+        # loop.call_soon (see _start_steps): only on asyncio's own loops,
         # whose call_soon nobody has replaced.
         if loop.get_task_factory() is not None:
             return False
         return _EAGER_START or (isinstance(loop, asyncio.BaseEventLoop)
                                 and "call_soon" not in vars(loop))
 
-    def _start_eagerly(self, loop: asyncio.AbstractEventLoop,
-                       coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """A task for ``coro`` whose first step has run, here and now."""
-        if sys.version_info >= (3, 12):  # asyncio does it (the eager_task_factory's way)
-            return asyncio.Task(coro, loop=loop, eager_start=True)
-        # 3.11 has no eager start. A new Task schedules its first step with
-        # loop.call_soon(step, context=...) (the C Task and the Python one
-        # alike: it is how a task reaches any loop). An instance attribute
-        # shadows the method for just that call, the step is run at once in
-        # the task's context, exactly as the Handle would have run it, and
-        # the task is the current task while it runs. Not while the step
-        # runs: the coroutine's own call_soon calls must reach the loop.
+    def _claim(self, nodes: deque[Node]) -> list[Node]:
+        """Take up to ``_BATCH`` nodes off ``nodes`` and claim them (run.claim),
+        in one hold of the lock; those cancelled while queued are skipped
+        (value.cancel gave back their limit slot)."""
+        claimed: list[Node] = []
+        count = min(len(nodes), _BATCH)
+        if _locked():  # as run.claim: no convoy behind a thread that holds it
+            _wait_unlocked()
+        with _lock:
+            for _ in range(count):
+                node = nodes.popleft()
+                if node.state == QUEUED:
+                    node.state = RUNNING
+                    claimed.append(node)
+        self.finished += count - len(claimed)
+        return claimed
+
+    def _start_steps(self, loop: asyncio.AbstractEventLoop, nodes: list[Node]) -> None:
+        """3.11: make the claimed nodes' tasks, then run each one's first step.
+
+        3.11 has no eager start. A new Task schedules its first step with
+        loop.call_soon(step, context=...) (the C Task and the Python one
+        alike: it is how a task reaches any loop). While a batch of tasks is
+        made, an instance attribute shadows that method and keeps the steps;
+        then each is run in order, in its task's context, exactly as the
+        loop's Handle would have run it (the task is the current task while
+        it runs). Not while the steps run: the coroutines' own call_soon
+        calls must reach the loop. One shadowing per batch, not per task.
+        """
+        drive = self._drive
+        task_type = asyncio.Task
         captured = self.captured
+        made: list[asyncio.Task[None]] = []
         loop.call_soon = self.capture  # type: ignore[method-assign, assignment]
         try:
-            task = asyncio.Task(coro, loop=loop)
+            for node in nodes:
+                made.append(task_type(drive(node), loop=loop))
         finally:
             del loop.call_soon
-        callback, args, context = captured.pop()
-        if context is None:  # pragma: no cover - a Task always passes its context
-            callback(*args)
-        else:
-            context.run(callback, *args)
-        return task
+            # Every task made has its step kept, also if making the next one
+            # failed: run them all.
+            steps = captured[:]
+            captured.clear()
+            tasks = self.tasks
+            for node, task, (callback, args, context) in zip(nodes, made, steps, strict=False):
+                if context is None:  # pragma: no cover - a Task always passes its context
+                    callback(*args)
+                else:
+                    context.run(callback, *args)
+                if not task.done():
+                    tasks[node] = task
 
     async def _drive(self, node: Node) -> None:
         """Run one claimed node's coroutine and settle it, whatever happens.
@@ -270,12 +300,12 @@ class LoopBackend(Backend):
         ready: Sequence[Node] = ()
         try:
             started = perf_counter()
+            spec = node.spec
             try:
                 args, kwargs = node.args, node.kwargs
                 if node.inputs:
                     args, kwargs = ready_arguments(node)
                 coroutine = node.fn(*args, **kwargs) if kwargs else node.fn(*args)
-                spec = node.spec
                 if spec is None or spec.timeout is None:
                     result = await coroutine
                 else:
@@ -286,9 +316,13 @@ class LoopBackend(Backend):
                 ready = fail(node, error)
             else:
                 node.took = perf_counter() - started
-                self._done(node)
-                if node.spec is None and type(result) not in PROXY_TYPES:
-                    # finish(), inlined for the common case (as run.execute does).
+                # _done(), inlined: before settling, as there.
+                self.tasks.pop(node, None)
+                self.finished += 1
+                if (spec is None or spec.limiter is None and spec.save_to is None) \
+                        and type(result) not in PROXY_TYPES:
+                    # finish(), inlined for the common cases (as run.execute does):
+                    # no limit slot to give back, nothing to store.
                     if node.name is None:
                         fn = node.fn
                         node.name = fn.__qualname__ if type(fn) is FunctionType else name_of(fn)

@@ -174,13 +174,13 @@ class Deadline:
 
     def late(self, outcome: object) -> Sequence[Node]:
         """The timed-out call's function returned (or raised) ``outcome`` after all."""
+        with _lock:
+            lent, self.lent = self.lent, False
+        if lent:  # counted first: whoever reads the log line sees the count right
+            self.backend.returned_stuck()
         _log.debug("asynckit: %s timed out after %g s and finished later; its %s is "
                    "discarded: %.80r", self.name, self.timeout,
                    "error" if isinstance(outcome, BaseException) else "result", outcome)
-        with _lock:
-            lent, self.lent = self.lent, False
-        if lent:
-            self.backend.returned_stuck()
         return []  # not (): a tuple tells a worker it holds the one task made ready
 
 

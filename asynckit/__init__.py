@@ -8,7 +8,6 @@ https://pypi.org/project/asynckit/ and https://github.com/asynckit/asynckit.
 from typing import TYPE_CHECKING, Any
 
 from .asynclist import AsyncList
-from .dot import to_dot
 from .errors import CancelledError
 from .helpers import as_completed, cancel, exception, future, state, unwrap
 from .inputs import opaque
@@ -16,6 +15,7 @@ from .pool import Pool, do, task, wait
 from .value import AsyncValue
 
 if TYPE_CHECKING:
+    from .dot import to_dot
     from .store import Store
 
 __all__ = [
@@ -47,4 +47,8 @@ def __getattr__(name: str) -> Any:
         from .store import Store
 
         return Store
+    if name == "to_dot":  # asynckit.to_dot on first use, too
+        from .dot import to_dot
+
+        return to_dot
     raise AttributeError(f"module 'asynckit' has no attribute {name!r}")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+from _queue import Empty, SimpleQueue  # queue.py's own (queue.py itself is not needed)
 from collections.abc import Iterable, Iterator
-from queue import Empty, SimpleQueue
 from time import monotonic
 from typing import Any, TypeVar
 

@@ -25,7 +25,6 @@ Three hazards shape the scan, each met by users of ``concurrent.futures``:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from itertools import chain
 from operator import is_
@@ -307,6 +306,8 @@ def _rebuild(frame: _Frame) -> Any:
         pairs = zip(items[::2], items[1::2], strict=True)
         if kind is dict:
             return dict(pairs)
+        import copy  # here: not imported with asynckit (a rare case)
+
         rebuilt: Any = copy.copy(obj)  # OrderedDict, defaultdict, …: keep the type
         rebuilt.clear()
         rebuilt.update(pairs)
@@ -315,6 +316,8 @@ def _rebuild(frame: _Frame) -> Any:
         if hasattr(obj, "_fields"):  # a namedtuple
             return kind(*items)
         return kind(items)
+    import copy
+
     rebuilt = copy.copy(obj)  # a list or set subclass: keep its attributes
     rebuilt.clear()
     if isinstance(obj, list):

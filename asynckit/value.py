@@ -13,7 +13,6 @@ through the record's typed ``PoolHandle``.
 
 from __future__ import annotations
 
-import copy
 import operator
 import os
 import reprlib
@@ -357,9 +356,13 @@ class AsyncValue(_ProxyBase[T]):
         return self.__reduce_ex__(2)
 
     def __copy__(self) -> Any:
+        import copy  # here: not imported with asynckit (a rare use)
+
         return copy.copy(self.__wrapped__)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        import copy
+
         return copy.deepcopy(self.__wrapped__, memo)
 
 

@@ -668,10 +668,12 @@ def test_map_with_a_buffersize_caches_each_call(tmp_path: Path) -> None:
 def test_a_program_that_keeps_no_results_does_not_import_the_store() -> None:
     # sqlite3, pickle and hashlib came with `import asynckit` (4-8 ms): now
     # with the first Pool(store=...) or asynckit.Store only.
+    # (Nor the picture of the graph: asynckit.to_dot on first use too.)
     code = ("import sys, asynckit; asynckit.Pool(2).do(abs, -1).get(); "
-            "print(sorted(m for m in ('sqlite3', 'hashlib', 'asynckit.store') "
-            "if m in sys.modules)); print(asynckit.Store.__module__)")
+            "print(sorted(m for m in ('sqlite3', 'hashlib', 'asynckit.store', 'asynckit.dot') "
+            "if m in sys.modules)); print(asynckit.Store.__module__, "
+            "asynckit.to_dot.__module__)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=50)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["[]", "asynckit.store"]
+    assert done.stdout.split() == ["[]", "asynckit.store", "asynckit.dot"]

@@ -19,8 +19,8 @@ import logging
 import sys
 import threading
 import weakref
+from _queue import Empty, SimpleQueue  # queue.py's own (queue.py itself is not needed)
 from collections.abc import Sequence
-from queue import Empty, SimpleQueue
 from typing import Any
 
 from ..admission import start

@@ -19,7 +19,9 @@ parts and the iteration yields from each.
 from __future__ import annotations
 
 import weakref
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, MutableSequence
+from itertools import chain
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -126,7 +128,7 @@ class MapResult(AsyncList[T]):
     iteration), results already yielded are let go.
     """
 
-    __slots__ = ("_self_iterator",)
+    __slots__ = ("_self_iterator", "_self_parts")
 
     def __init__(self, values: list[AsyncValue[T]], deadline: float | None = None,
                  chunked: bool = False) -> None:
@@ -135,11 +137,13 @@ class MapResult(AsyncList[T]):
         # `pool.map(...)` holds only the iteration, so the map result goes at
         # once, and with it what keeps yielded results alive.
         owner = weakref.ref(self)
-        self._self_iterator: MapIterator[T] | Generator[T, None, None]
+        self._self_iterator: Iterator[T]
+        self._self_parts: _Parts | None = None
         if chunked:
             self._self_length = sum(part._self_count if type(part) is ChunkValue else 1
                                     for part in values)
-            self._self_iterator = _iterate_parts(values, deadline, owner)
+            self._self_parts = parts = _Parts(values, deadline, owner)
+            self._self_iterator = chain.from_iterable(map(parts.take, parts.source))
         else:
             self._self_iterator = MapIterator(values, deadline, owner)
 
@@ -156,10 +160,11 @@ class MapResult(AsyncList[T]):
         ``contextlib.closing(pool.map(...))`` works. Calls already running
         finish; ``get()`` then raises the cancelled calls' ``CancelledError``.
         """
-        iterator = self._self_iterator
-        iterator.close()
-        if type(iterator) is not MapIterator:  # a generator: also if it never started
-            _cancel_rest(self._self_task.args or ())
+        parts = self._self_parts
+        if parts is None:
+            self._self_iterator.close()  # type: ignore[attr-defined]  # a MapIterator
+        else:
+            parts.close()
 
 
 class ChunkValue(AsyncValue[list[T]]):
@@ -180,30 +185,71 @@ class ChunkValue(AsyncValue[list[T]]):
         _self_count: int
 
 
-def _iterate_parts(parts: list[Any], deadline: float | None,
-                   owner: weakref.ref[Any]) -> Generator[Any, None, None]:
-    """A chunked map result's iteration (a generator: ``yield from`` a chunk's
-    results runs in C). Ends as :class:`MapIterator` does: an error, a timeout,
-    ``close()``, or being dropped while the map result is gone cancels the rest."""
-    index = 0
-    try:
-        for index, part in enumerate(parts):  # noqa: B007 - read in finally
-            if type(part) is ChunkValue:
-                node = _task_of(part)
-                if node.state != DONE:
-                    _wait_part(part, deadline)
-                    if node.state != DONE:
-                        yield from part._self_partial
-                        part.get()  # raises its error
-                yield from _wrapped_of(part)
+class _Parts:
+    """The iteration of a map result made of parts: ``chain.from_iterable(map(take,
+    parts))``, so that the results of a chunk are yielded in C.
+
+    ``take`` waits for each part in turn and hands the chain its results. It
+    ends as :class:`MapIterator` does: an error (raised once the results before
+    it are yielded), a timeout or ``close()`` cancels the parts not taken and
+    ends the chain (its source is exhausted); so does being dropped after its
+    start while the map result is gone (``__del__``: the chain held the only
+    reference). Parts taken are let go once the map result is gone.
+    """
+
+    __slots__ = ("parts", "source", "current", "deadline", "owner", "taken")
+
+    def __init__(self, parts: list[Any], deadline: float | None,
+                 owner: weakref.ref[Any]) -> None:
+        self.parts = parts
+        self.source: Iterator[Any] = iter(parts)
+        self.current: Iterator[Any] = iter(())
+        self.deadline = deadline
+        self.owner = owner
+        self.taken = 0
+
+    def take(self, part: Any) -> Iterator[Any]:
+        taken = self.taken
+        if taken and self.owner() is None:  # nobody can ask the map result for it any more
+            self.parts[taken - 1] = None
+        self.taken = taken + 1
+        try:
+            if type(part) is not ChunkValue:
+                values: Iterator[Any] = iter((_result_of(part, self.deadline),))
             else:
-                yield _result_of(part, deadline)
-            if owner() is None:  # nobody can ask the map result for it any more
-                parts[index] = None
-        index = len(parts)
-    finally:
-        if index < len(parts):
-            _cancel_rest(parts[index:])
+                if _task_of(part).state != DONE:
+                    _wait_part(part, self.deadline)
+                if _task_of(part).state != DONE:
+                    values = self._failing(part, taken)
+                else:
+                    values = iter(_wrapped_of(part))
+        except BaseException:  # a timeout, Ctrl-C, a failed single call
+            self.end(taken)
+            raise
+        self.current = values
+        return values
+
+    def _failing(self, part: ChunkValue[Any], index: int) -> Iterator[Any]:
+        yield from part._self_partial
+        self.end(index)
+        part.get()  # raises its error
+
+    def end(self, index: int) -> None:
+        """Stop the chain and cancel the parts from ``index`` on that have not started."""
+        deque(self.source, maxlen=0)
+        _cancel_rest(self.parts[index:])
+
+    def close(self) -> None:
+        current, self.current = self.current, iter(())
+        if isinstance(current, Generator):
+            current.close()
+        else:
+            deque(current, maxlen=0)  # the rest of the chunk being yielded
+        self.end(self.taken)
+
+    def __del__(self) -> None:
+        if self.taken and self.owner() is None:
+            _cancel_rest(self.parts[self.taken:])
 
 
 def _wait_part(part: AsyncValue[Any], deadline: float | None) -> None:

@@ -189,3 +189,42 @@ def test_a_users_process_pool_packs_chunks_of_chunksize() -> None:
         assert list(unchunked) == [1.0, 0.5]
         assert pool.wait(30)
         pool.shutdown()
+
+
+@pytest.mark.timeout(60)
+def test_a_break_once_the_map_result_is_dropped_cancels_the_rest(tmp_path: Path) -> None:
+    pool = Pool(1, backend="processes", name="packed-break")
+    try:
+        flag = str(tmp_path / "go")
+        paths = [str(tmp_path)] * 2 + [flag] * 78  # the first chunk returns at once
+        result = pool.map(f.wait_for_file, paths, [60] * 80, chunksize=2)
+        chunks = parts(result)
+        iteration = iter(result)
+        del result  # as `for x in pool.map(...)`: only the iteration is held
+        for first in iteration:
+            assert first is True
+            break
+        del iteration
+        states = [state(part) for part in chunks]
+        assert states[0] == "done"
+        assert states.count("cancelled") >= 40 - PACKED_IN_FLIGHT - 1, states
+        (tmp_path / "go").touch()
+        assert pool.wait(60)
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.timeout(60)
+def test_after_an_error_or_close_the_iteration_has_ended(pool: Pool) -> None:
+    failing = pool.map(f.reciprocal, [1, 0, 2, 4, 5, 6], chunksize=2)
+    assert next(failing) == 1.0
+    with pytest.raises(ZeroDivisionError):
+        next(failing)
+    assert list(failing) == []  # ended, as Executor.map's generator
+    closed = pool.map(abs, range(-10, 0), chunksize=4)
+    assert next(closed) == 10
+    closed.close()
+    assert list(closed) == []
+    with pytest.raises(StopIteration):
+        next(closed)
+    assert pool.wait(30)

@@ -164,6 +164,7 @@ def test_repr_of_a_dask_pool_names_its_scheduler_not_a_worker_count(cluster, poo
 def test_an_unpicklable_argument_is_named_at_the_call(pool: Pool, dask_errors,
                                                       tmp_path) -> None:
     lock = threading.Lock()
+    assert pool.do(f.add, 1, 2).get(30) == 3  # add is known to pickle: its arguments still
     with pytest.raises(pickle.PicklingError, match=r"pickle argument 2 \(lock\) of task add"
                        r"\(.*for the Dask backend: .*cannot pickle '_thread.lock'"):
         pool.do(f.add, 1, lock)

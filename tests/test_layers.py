@@ -41,6 +41,7 @@ LAYERS = {
     "asynckit.backends.batches": 10,  # the processes backend's batches, map chunks
     "asynckit.backends.packing": 10,  # a chunk of pool.map's calls as one task
     "asynckit.backends.dask": 10,
+    "asynckit.backends.dask_watch": 10,  # hearing a Dask client's futures settle
     "asynckit.backends.pickling": 10,  # naming what does not pickle (processes, Dask)
     "asynckit.helpers": 11,
     "asynckit.mapping": 12,  # pool.map: its calls one by one, or packed in chunks

@@ -8,7 +8,7 @@ so Dask moves the data worker to worker. A task whose inputs are all Dask
 tasks of the same client is submitted at once, before they finish: Dask
 resolves the futures and schedules the graph itself.
 
-Settling is heard in bursts (:class:`_Watch`), not by a done-callback per
+Settling is heard in bursts (``dask_watch.Watch``), not by a done-callback per
 future, and done on one shared thread ("asynckit-dask-settle").
 Everything done there must not block: it settles the node and starts what
 became ready, which is a queue put for the other backends and a
@@ -37,16 +37,13 @@ imports it only when a Dask pool is made.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import itertools
 import logging
-import os
 import pickle
 import threading
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+import weakref
 from typing import Any
 
 import cloudpickle  # type: ignore[import-untyped, unused-ignore]
@@ -57,12 +54,13 @@ from ..asynclist import PROXY_TYPES, LazyList
 from ..errors import CancelledError
 from ..gates import release_slot
 from ..graph import settle
-from ..inputs import find_inputs, plain, ready_arguments
+from ..inputs import ATOMS, find_inputs, plain, ready_arguments
 from ..node import PENDING, Node, _lock
 from ..protocols import Backend, PoolHandle
 from ..report import observe
 from ..run import Deadline, claim, fail, finish
 from ..value import describe
+from .dask_watch import Watch
 from .pickling import pickle_error
 
 __all__ = ["DaskBackend"]
@@ -155,7 +153,7 @@ class DaskBackend(Backend):
         #: pools and clients, and each attempt (a retry too) draws a new count.
         self.prefix = uuid.uuid4().hex
         self.count = itertools.count()
-        self.watch = _Watch(client, self._settled)
+        self.watch = Watch(client, self._settled)
 
     def size_label(self, worker_count: int) -> str:
         # worker_count means nothing here: the cluster's size is the cluster's.
@@ -414,89 +412,6 @@ class DaskBackend(Backend):
         start_all(fail(node, error))
 
 
-class _Watch:
-    """Hears the futures of one client settle, in bursts.
-
-    ``Future.add_done_callback`` costs, per future, a wake of Dask's event
-    loop, a coroutine there, and a hop to Dask's callback thread. Here
-    ``add`` (any thread) queues a future, and only the first of a burst asks
-    the loop to take them all (``_take``); there each waits on its Dask
-    state's event by a plain waiter, and those heard in one turn of the loop
-    are settled in one hop to the settling thread, in order.
-    """
-
-    def __init__(self, client: Any, settled: Callable[[Any, Node, _Timed | None], None]) -> None:
-        self.client = client
-        self.settled = settled
-        self.mutex = threading.Lock()
-        self.new: list[tuple[Any, Node, _Timed | None]] = []  # guarded by mutex
-        self.heard: list[tuple[Any, Node, _Timed | None]] = []  # on the loop only
-
-    def add(self, future: Any, node: Node, timed: _Timed | None) -> None:
-        with self.mutex:
-            self.new.append((future, node, timed))
-            if len(self.new) > 1:
-                return  # a take is on its way
-        self.client.loop.add_callback(self._take)
-
-    def _take(self) -> None:
-        with self.mutex:
-            new, self.new = self.new, []
-        for item in new:
-            self._wait(item)
-
-    def _wait(self, item: tuple[Any, Node, _Timed | None]) -> None:
-        future = item[0]
-        if future.status != "pending":  # as distributed's done_callback: not "pending"
-            self._heard(item)
-            return
-        try:
-            waiters = future._state._get_event()._waiters  # asyncio.Event's
-        except AttributeError:  # another distributed or asyncio: the public way
-            future.add_done_callback(lambda future: self.settled(*item))
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        waiters.append(waiter)
-        waiter.add_done_callback(partial(self._woken, item, waiters))
-
-    def _woken(self, item: tuple[Any, Node, _Timed | None], waiters: Any, waiter: Any) -> None:
-        if waiter in waiters:  # asyncio.Event.wait's own waiter removes itself so
-            waiters.remove(waiter)
-        if not waiter.cancelled():
-            self._wait(item)  # "pending" again (retried) waits again
-
-    def _heard(self, item: tuple[Any, Node, _Timed | None]) -> None:
-        self.heard.append(item)
-        if len(self.heard) == 1:
-            asyncio.get_running_loop().call_soon(self._hand_over)
-
-    def _hand_over(self) -> None:
-        heard, self.heard = self.heard, []
-        _settling().submit(self._settle, heard)
-
-    def _settle(self, heard: list[tuple[Any, Node, _Timed | None]]) -> None:
-        for item in heard:
-            try:
-                self.settled(*item)
-            except BaseException:  # as Dask logs a done-callback's error, and goes on
-                _log.exception("asynckit: settling %s from its Dask future failed",
-                               describe(item[1]))
-
-
-_executor: tuple[int, ThreadPoolExecutor] | None = None
-_executor_lock = threading.Lock()
-
-
-def _settling() -> ThreadPoolExecutor:
-    """The one thread that settles Dask tasks (made afresh in a forked child)."""
-    global _executor
-    with _executor_lock:
-        if _executor is None or _executor[0] != os.getpid():
-            _executor = (os.getpid(), ThreadPoolExecutor(
-                1, thread_name_prefix="asynckit-dask-settle"))
-        return _executor[1]
-
-
 class _TestPickler(cloudpickle.Pickler):  # type: ignore[misc, unused-ignore]
     # Pickles as Dask sends a task (cloudpickle is its last resort), to see
     # whether it can. Dask futures, and AsyncValues (sent as futures or as
@@ -523,10 +438,22 @@ def _drop(buffer: Any) -> None:
     return None
 
 
+#: Functions that pickled for Dask once: later calls test their arguments only
+#: (cloudpickle's look-up of a function costs ~50 us a call).
+_PICKLED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def _pickle_error(node: Node, args: Any, kwargs: Any) -> pickle.PicklingError | None:
     """The error naming what in the task does not pickle for Dask; None if it all does."""
+    fn = node.fn
     try:
-        _dump((node.fn, args, kwargs))  # the whole task once; its parts only if that fails
+        if _pickled(fn):
+            if kwargs or any(type(arg) not in ATOMS for arg in args):
+                _dump((args, kwargs))
+        else:
+            _dump((fn, args, kwargs))  # the whole task once; its parts only if that fails
+            with contextlib.suppress(TypeError):  # a builtin takes no weak reference
+                _PICKLED.add(fn)
         return None
     except Exception:
         pass
@@ -535,6 +462,13 @@ def _pickle_error(node: Node, args: Any, kwargs: Any) -> pickle.PicklingError | 
         "Dask workers receive each task's function and arguments by cloudpickle: pass "
         "arguments, and functions whose globals and closures, that pickle (not locks, "
         "open files, sockets or generators: make such things inside the task)")
+
+
+def _pickled(fn: Any) -> bool:
+    try:
+        return fn in _PICKLED
+    except TypeError:  # unhashable
+        return False
 
 
 # A lambda, so cloudpickle sends it by value: workers need not have asynckit.

@@ -30,6 +30,14 @@ def pool():
     pool.shutdown()
 
 
+@pytest.fixture
+def one_process():
+    """A pool of one process: at most PACKED_IN_FLIGHT chunks leave for it at once."""
+    pool = Pool(1, backend="processes", name="packed-one-process")
+    yield pool
+    pool.shutdown()
+
+
 def parts(result: object) -> list[object]:
     return list(result._self_task.args or ())  # type: ignore[attr-defined]
 
@@ -111,39 +119,31 @@ def test_an_unobserved_failure_in_a_chunk_is_logged_once(
 
 
 @pytest.mark.timeout(60)
-def test_close_cancels_the_chunks_that_have_not_left(tmp_path: Path) -> None:
-    pool = Pool(1, backend="processes", name="packed-close")
-    try:
-        flag = str(tmp_path / "go")
-        result = pool.map(f.wait_for_file, [flag] * 80, [60] * 80, chunksize=2)
-        chunks = parts(result)
-        result.close()
-        states = [state(part) for part in chunks]
-        # At most PACKED_IN_FLIGHT chunks per process leave for the process pool.
-        assert states.count("cancelled") >= 40 - PACKED_IN_FLIGHT, states
-        (tmp_path / "go").touch()
-        assert pool.wait(60)
-        with pytest.raises(asynckit.CancelledError):
-            result.get()
-        assert pool.map(abs, [-1, -2], chunksize=2).get(30) == [1, 2]
-    finally:
-        pool.shutdown()
+def test_close_cancels_the_chunks_that_have_not_left(one_process: Pool, tmp_path: Path) -> None:
+    flag = str(tmp_path / "go")
+    result = one_process.map(f.wait_for_file, [flag] * 80, [60] * 80, chunksize=2)
+    chunks = parts(result)
+    result.close()
+    states = [state(part) for part in chunks]
+    # At most PACKED_IN_FLIGHT chunks per process leave for the process pool.
+    assert states.count("cancelled") >= 40 - PACKED_IN_FLIGHT, states
+    (tmp_path / "go").touch()
+    assert one_process.wait(60)
+    with pytest.raises(asynckit.CancelledError):
+        result.get()
+    assert one_process.map(abs, [-1, -2], chunksize=2).get(30) == [1, 2]
 
 
 @pytest.mark.timeout(60)
-def test_a_timeout_ends_the_iteration_and_cancels_the_rest(tmp_path: Path) -> None:
-    pool = Pool(1, backend="processes", name="packed-timeout")
-    try:
-        flag = str(tmp_path / "go")
-        result = pool.map(f.wait_for_file, [flag] * 80, [60] * 80, chunksize=2, timeout=0.5)
-        with pytest.raises(TimeoutError, match="pool.map"):
-            list(result)
-        states = [state(part) for part in parts(result)]
-        assert states.count("cancelled") >= 40 - PACKED_IN_FLIGHT, states
-        (tmp_path / "go").touch()
-        assert pool.wait(60)
-    finally:
-        pool.shutdown()
+def test_a_timeout_ends_the_iteration_and_cancels_the_rest(one_process: Pool, tmp_path: Path) -> None:
+    flag = str(tmp_path / "go")
+    result = one_process.map(f.wait_for_file, [flag] * 80, [60] * 80, chunksize=2, timeout=0.5)
+    with pytest.raises(TimeoutError, match="pool.map"):
+        list(result)
+    states = [state(part) for part in parts(result)]
+    assert states.count("cancelled") >= 40 - PACKED_IN_FLIGHT, states
+    (tmp_path / "go").touch()
+    assert one_process.wait(60)
 
 
 @pytest.mark.timeout(90)
@@ -192,26 +192,22 @@ def test_a_users_process_pool_packs_chunks_of_chunksize() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_a_break_once_the_map_result_is_dropped_cancels_the_rest(tmp_path: Path) -> None:
-    pool = Pool(1, backend="processes", name="packed-break")
-    try:
-        flag = str(tmp_path / "go")
-        paths = [str(tmp_path)] * 2 + [flag] * 78  # the first chunk returns at once
-        result = pool.map(f.wait_for_file, paths, [60] * 80, chunksize=2)
-        chunks = parts(result)
-        iteration = iter(result)
-        del result  # as `for x in pool.map(...)`: only the iteration is held
-        for first in iteration:
-            assert first is True
-            break
-        del iteration
-        states = [state(part) for part in chunks]
-        assert states[0] == "done"
-        assert states.count("cancelled") >= 40 - PACKED_IN_FLIGHT - 1, states
-        (tmp_path / "go").touch()
-        assert pool.wait(60)
-    finally:
-        pool.shutdown()
+def test_a_break_once_the_map_result_is_dropped_cancels_the_rest(one_process: Pool, tmp_path: Path) -> None:
+    flag = str(tmp_path / "go")
+    paths = [str(tmp_path)] * 2 + [flag] * 78  # the first chunk returns at once
+    result = one_process.map(f.wait_for_file, paths, [60] * 80, chunksize=2)
+    chunks = parts(result)
+    iteration = iter(result)
+    del result  # as `for x in one_process.map(...)`: only the iteration is held
+    for first in iteration:
+        assert first is True
+        break
+    del iteration
+    states = [state(part) for part in chunks]
+    assert states[0] == "done"
+    assert states.count("cancelled") >= 40 - PACKED_IN_FLIGHT - 1, states
+    (tmp_path / "go").touch()
+    assert one_process.wait(60)
 
 
 @pytest.mark.timeout(60)

@@ -16,8 +16,8 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from ..node import Node
@@ -50,6 +50,7 @@ class Watch:
         self.mutex = threading.Lock()
         self.new: list[Item] = []  # guarded by mutex
         self.heard: list[Item] = []  # on the loop only
+        self.handovers = _settling()
 
     def add(self, future: Any, node: Node, timed: _Timed | None) -> None:
         with self.mutex:
@@ -91,7 +92,7 @@ class Watch:
 
     def _hand_over(self) -> None:
         heard, self.heard = self.heard, []
-        _settling().submit(self._settle, heard)
+        self.handovers.put((self._settle, heard))
 
     def _settle(self, heard: list[Item]) -> None:
         for item in heard:
@@ -102,15 +103,34 @@ class Watch:
                                describe(item[1]))
 
 
-_executor: tuple[int, ThreadPoolExecutor] | None = None
-_executor_lock = threading.Lock()
+_handovers: SimpleQueue[tuple[Callable[[list[Item]], None], list[Item]]] | None = None
+_handovers_lock = threading.Lock()
 
 
-def _settling() -> ThreadPoolExecutor:
-    """The one thread that settles Dask tasks (made afresh in a forked child)."""
-    global _executor
-    with _executor_lock:
-        if _executor is None or _executor[0] != os.getpid():
-            _executor = (os.getpid(), ThreadPoolExecutor(
-                1, thread_name_prefix="asynckit-dask-settle"))
-        return _executor[1]
+def _settling() -> SimpleQueue[tuple[Callable[[list[Item]], None], list[Item]]]:
+    """The queue of the one thread that settles Dask tasks: started with the
+    first Dask pool (in the program's flow: from 3.12 no thread starts while
+    the interpreter exits), made afresh in a forked child. A put costs a C
+    queue's, where an executor's submit made a Future and a work item."""
+    global _handovers
+    with _handovers_lock:
+        if _handovers is None:
+            _handovers = SimpleQueue()
+            threading.Thread(target=_serve, args=(_handovers,), daemon=True,
+                             name="asynckit-dask-settle").start()
+        return _handovers
+
+
+def _serve(handovers: SimpleQueue[tuple[Callable[[list[Item]], None], list[Item]]]) -> None:
+    while True:
+        settle, heard = handovers.get()
+        settle(heard)  # logs its own errors (Watch._settle)
+        del settle, heard
+
+
+def _forget_in_child() -> None:
+    global _handovers
+    _handovers = None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)

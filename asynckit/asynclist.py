@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import wrapt
 
 from .node import DONE, GATHER, Node, _lock
-from .value import AsyncValue, _publish, _task_of, _wrapped_of, describe
+from .value import AsyncValue, describe
 
 __all__ = ["AsyncList", "MapResult", "MapIterator", "ChunkValue", "CHUNKED", "PROXY_TYPES",
            "gather_outcome"]
@@ -69,7 +69,7 @@ class AsyncList(AsyncValue[list[T]]):
         # can ask for the rest of it (see MapIterator). Tasks are different:
         # their node holds their proxy, so that fire and forget works.
         node.proxy = weakref.ref(self)
-        inputs = [_task_of(item) for item in items if type(item) in PROXY_TYPES]
+        inputs = [item._self_task for item in items if type(item) in PROXY_TYPES]
         node.inputs = tuple(inputs)
         with _lock:
             pending = 0
@@ -96,7 +96,7 @@ class AsyncList(AsyncValue[list[T]]):
                 node.args = None
                 node.remote = remote
                 if remote is None:
-                    _publish(self, result)
+                    self.__wrapped__ = result
                 node.state = DONE
             node.proxy = None
 
@@ -217,12 +217,12 @@ class _Parts:
             if type(part) is not ChunkValue:
                 values: Iterator[Any] = iter((_result_of(part, self.deadline),))
             else:
-                if _task_of(part).state != DONE:
+                if part._self_task.state != DONE:
                     _wait_part(part, self.deadline)
-                if _task_of(part).state != DONE:
+                if part._self_task.state != DONE:
                     values = self._failing(part, taken)
                 else:
-                    values = iter(_wrapped_of(part))
+                    values = iter(part.__wrapped__)
         except BaseException:  # a timeout, Ctrl-C, a failed single call
             self.end(taken)
             raise
@@ -356,9 +356,9 @@ def _result_of(item: Any, deadline: float | None) -> Any:
     if type(item) not in PROXY_TYPES:
         return item
     if deadline is None:
-        inner = _task_of(item)
+        inner = item._self_task
         if inner.state == DONE and inner.remote is None:
-            return _wrapped_of(item)  # settled: the C field, no method call
+            return item.__wrapped__  # settled: the C field, no method call
         return item.get()
     if not item.wait(max(deadline - perf_counter(), 0.0)):
         raise TimeoutError(f"pool.map: {describe(item._self_task)} "
@@ -375,7 +375,7 @@ def _cancel_rest(items: Iterable[Any]) -> None:
     by_pool: dict[int, tuple[Any, list[Node]]] = {}
     for item in items:
         if type(item) in PROXY_TYPES:
-            node = _task_of(item)
+            node = item._self_task
             if node.pool is not None:
                 by_pool.setdefault(id(node.pool), (node.pool, []))[1].append(node)
     for pool, nodes in by_pool.values():
@@ -399,7 +399,7 @@ def gather_outcome(items: list[Any], chunked: bool = False,
     """
     for item in items:
         if type(item) in PROXY_TYPES:
-            inner = _task_of(item)
+            inner = item._self_task
             if inner.state != DONE:
                 return None, inner, None
             if inner.remote is not None:
@@ -408,11 +408,11 @@ def gather_outcome(items: list[Any], chunked: bool = False,
         flat: list[Any] = []
         for item in items:
             if type(item) is ChunkValue:
-                flat += _wrapped_of(item)
+                flat += item.__wrapped__
             else:
-                flat.append(_wrapped_of(item) if type(item) in PROXY_TYPES else item)
+                flat.append(item.__wrapped__ if type(item) in PROXY_TYPES else item)
         return flat, None, None
-    return [_wrapped_of(item) if type(item) in PROXY_TYPES else item for item in items], \
+    return [item.__wrapped__ if type(item) in PROXY_TYPES else item for item in items], \
         None, None
 
 

@@ -44,7 +44,7 @@ from .node import (
 )
 from .protocols import Backend
 from .report import Reporter
-from .value import _publish, describe
+from .value import describe
 
 __all__ = ["link", "settle", "cancel", "abandon"]
 
@@ -150,7 +150,7 @@ def settle(node: Node, result: Any = None, error: BaseException | None = None,
         # Publish before marking DONE: a reader that sees DONE reads the C
         # field without taking the lock. Only the task's own runner settles
         # a result, so nothing can have settled it meanwhile.
-        _publish(proxy, result)
+        proxy.__wrapped__ = result
     ready = _NOTHING
     gathers = None
     if _locked():
@@ -272,7 +272,7 @@ def _settle(node: Node, result: Any, error: BaseException | None, source: Node |
                     if remote is not None:
                         node.remote = remote
                     elif proxy is not None and node is not first:
-                        _publish(proxy, result)  # before DONE, as in the fast path
+                        proxy.__wrapped__ = result  # before DONE, as in the fast path
                     node.state = DONE
                 else:
                     if node.state < RUNNING and node.fn is not GATHER:

@@ -32,7 +32,6 @@ from typing import Any, Generic, TypeVar
 
 from .asynclist import PROXY_TYPES
 from .node import DONE, Node
-from .value import _task_of, _wrapped_of
 
 __all__ = ["ATOMS", "opaque", "find_inputs", "scan", "plain", "resolve", "ready_arguments"]
 
@@ -99,9 +98,9 @@ def find_inputs(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> list[No
             kind = type(arg)
             if kind in PROXY_TYPES:
                 if found is None:
-                    found = [_task_of(arg)]
+                    found = [arg._self_task]
                 else:
-                    found.append(_task_of(arg))
+                    found.append(arg._self_task)
             elif kind not in ATOMS and kind is not opaque and issubclass(kind, CONTAINERS):
                 if todo is None:
                     todo = [arg]
@@ -188,17 +187,17 @@ def _scan(todo: list[Any], found: list[Node]) -> list[Node]:
             if not containers:
                 if kinds <= PROXY_TYPES:  # a list of AsyncValues: the gather idiom
                     try:
-                        found.extend(map(_task_of, items))
+                        found.extend([item._self_task for item in items])
                         continue
                     except TypeError:  # changed since `kinds`: look at each item
                         pass
-                found.extend([_task_of(item) for item in items
+                found.extend([item._self_task for item in items
                               if type(item) in PROXY_TYPES])
                 continue
             for item in items:
                 kind = type(item)
                 if kind in PROXY_TYPES:
-                    found.append(_task_of(item))
+                    found.append(item._self_task)
                 elif kind not in ATOMS and issubclass(kind, CONTAINERS):
                     todo.append(item)
     return found
@@ -209,9 +208,9 @@ def _scan(todo: list[Any], found: list[Node]) -> list[Node]:
 
 
 def _result(value: Any) -> Any:
-    node = _task_of(value)
+    node = value._self_task
     if node.state == DONE and node.remote is None:
-        return _wrapped_of(value)  # settled here: the C field, no method call
+        return value.__wrapped__  # settled here: the C field, no method call
     return value.get()
 
 
@@ -339,7 +338,7 @@ def resolve(args: tuple[Any, ...]) -> tuple[Any, ...]:
     for arg in args:
         kind = type(arg)
         if kind in PROXY_TYPES:
-            resolved.append(_wrapped_of(arg))
+            resolved.append(arg.__wrapped__)
         elif kind in ATOMS:
             resolved.append(arg)
         else:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .asynclist import AsyncList, LazyList, MapResult
 from .node import Node
-from .value import AsyncValue, _task_of
+from .value import AsyncValue
 
 if TYPE_CHECKING:  # pragma: no cover
     from .protocols import Spec
@@ -71,7 +71,7 @@ def _encode(obj: Any, out: list[bytes], path: set[int]) -> None:
     elif obj is Ellipsis:
         out.append(b"E")
     elif kind is AsyncValue:
-        key = _key_of(_task_of(obj))
+        key = _key_of(obj._self_task)
         if key is None:
             raise _Unkeyable("it is an AsyncValue of a task that is not cached "
                              "(only @pool.task(cache=True) calls have keys)")
@@ -128,7 +128,7 @@ def _key_of(node: Node) -> str | None:
 
 def _items_of(value: AsyncList[Any]) -> Any:
     """An AsyncList's items, for its key (it keys as the list of its items)."""
-    node = _task_of(value)
+    node = value._self_task
     if node.args is not None:
         return node.args  # not settled yet: its items are its arguments
     if type(node.remote) is LazyList:

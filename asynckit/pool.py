@@ -37,7 +37,7 @@ from .task import (
     make_spec,
     not_callable,
 )
-from .value import AsyncValue, _set_task, _task_of, new_value
+from .value import AsyncValue, new_value
 from .waiting import Drain, current_pool
 
 R = TypeVar("R")
@@ -189,7 +189,7 @@ class Pool(concurrent.futures.Executor):
         # The name is looked up lazily (value.describe) or when fn is dropped.
         node = Node(self, backend, fn, args, kwargs, spec, name)
         proxy = _new_proxy(AsyncValue)
-        _set_task(proxy, node)
+        proxy._self_task = node
         node.proxy = proxy
         # Scan first: if a container's iteration raises, the caller gets the
         # error and the pool keeps no node that would never settle. Plain
@@ -201,9 +201,9 @@ class Pool(concurrent.futures.Executor):
             kind = type(arg)
             if kind is AsyncValue:
                 if inputs is None:
-                    inputs = [_task_of(arg)]
+                    inputs = [arg._self_task]
                 else:
-                    inputs.append(_task_of(arg))
+                    inputs.append(arg._self_task)
             elif kind not in ATOMS:
                 inputs, node.args, node.kwargs = scan(args, kwargs)
                 break

@@ -33,7 +33,7 @@ from .node import (
     name_of,
 )
 from .protocols import Backend
-from .value import _task_of, _wrapped_of, describe
+from .value import describe
 
 __all__ = ["claim", "execute", "finish", "fail", "Deadline"]
 
@@ -198,7 +198,7 @@ def finish(node: Node, result: Any) -> Sequence[Node]:
     if type(result) in PROXY_TYPES:
         # Results flatten, as promises do: settle with that value's outcome
         # when it settles. The worker does not wait for it.
-        target = _task_of(result)
+        target = result._self_task
         with _lock:
             if target.state < DONE:
                 cycle = target is node or _follows(target, node) or _waits_for(target, node)
@@ -215,7 +215,7 @@ def finish(node: Node, result: Any) -> Sequence[Node]:
             return _and(settle(node, None, error), ready)
         if target.state == DONE:
             node.remote = target.remote
-            result = None if target.remote is not None else _wrapped_of(result)
+            result = None if target.remote is not None else result.__wrapped__
             return _and(settle(node, result), ready)
         return _and(settle(node, None, target.error, target), ready)
     return _and(settle(node, result), ready)

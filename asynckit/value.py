@@ -2,7 +2,7 @@
 
 The proxy's only instance state is ``_self_task``, a reference to the task's
 record (``node.Node``); everything else about the task lives there. The
-settle publishes a result into the proxy's C field (``_publish``) before it
+settle publishes a result into the proxy's C field (``proxy.__wrapped__ =``) before it
 marks the node DONE, so from then on every use runs in wrapt's C code with no
 Python in between. Until then each use lands in ``__wrapped_get__``, which
 waits (``waiting.wait_for``) and then returns the result or raises the error.
@@ -187,7 +187,7 @@ class _ForwardedModule(str):
     a str), the result's ``__module__`` when read on a value."""
 
     def __get__(self, value: Any, cls: Any = None) -> Any:
-        return self if value is None else _wrapped_of(value).__module__
+        return self if value is None else value.__wrapped__.__module__
 
     def __reduce__(self) -> Any:  # pickling the class: a plain str
         return str, (str(self),)
@@ -203,7 +203,7 @@ class _ForwardedDoc:
         self.doc = doc
 
     def __get__(self, value: Any, cls: Any = None) -> Any:
-        return self.doc if value is None else _wrapped_of(value).__doc__
+        return self.doc if value is None else value.__wrapped__.__doc__
 
 
 def _forward_module_and_doc(cls: type) -> None:
@@ -293,10 +293,10 @@ class AsyncValue(_ProxyBase[T]):
         ``False`` or ``0`` does not wait. Anything else is a mistake (perhaps
         meant for the result's own ``get``) and raises :class:`TypeError`.
         """
-        node = _task_of(self)
+        node = self._self_task
         if timeout is True and node.state == DONE and node.remote is None \
                 and default is _MISSING:
-            return _wrapped_of(self)  # type: ignore[no-any-return]
+            return self.__wrapped__  # type: ignore[no-any-return]
         if default is not _MISSING or not _is_timeout(timeout):
             raise TypeError(
                 f"AsyncValue.get() takes a timeout (True, None, False or seconds), "
@@ -453,30 +453,13 @@ def new_value(node: Node) -> AsyncValue[Any]:
     # No __init__: wrapt's tp_new leaves the field unset, and with
     # __wrapped_factory__ on the class every slot calls __wrapped_get__.
     proxy = _new(AsyncValue)
-    _set_task(proxy, node)
+    proxy._self_task = node
     node.proxy = proxy
     return proxy
 
 
 _new = AsyncValue.__new__
 _forward_module_and_doc(AsyncValue)
-
-# The proxy's own fields, read and written through their descriptors. Any
-# attribute of a wrapt proxy goes through its getattro/setattro, which
-# screens __module__, __doc__ and _self_ names first; the descriptors skip
-# that (about half the cost). ``_wrapped_of`` still resolves an unset field through
-# ``__wrapped_get__``, like any use.
-_task_of: Callable[[AsyncValue[Any]], Node] = AsyncValue.__dict__["_self_task"].__get__
-_set_task: Callable[[AsyncValue[Any], Node], None] = AsyncValue.__dict__["_self_task"].__set__
-_wrapped_field: Any = wrapt.BaseObjectProxy.__dict__.get("__wrapped__")
-if type(_wrapped_field).__name__ == "getset_descriptor":
-    _wrapped_of: Callable[[Any], Any] = _wrapped_field.__get__
-    _publish: Callable[[Any, Any], None] = _wrapped_field.__set__
-else:  # pragma: no cover - wrapt without its C extension
-    _wrapped_of = operator.attrgetter("__wrapped__")
-
-    def _publish(proxy: Any, value: Any) -> None:
-        proxy.__wrapped__ = value
 
 
 def _pool_of(node: Node) -> PoolHandle:

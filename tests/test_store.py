@@ -23,7 +23,6 @@ import pytest
 
 import asynckit
 from asynckit import AsyncList, Pool, Store
-from asynckit.value import _task_of
 
 Point = namedtuple("Point", "x y")
 
@@ -48,7 +47,7 @@ def make_graph(pool: Pool, calls: list[str]) -> tuple[Any, Any]:
 
 
 def key_of(value: Any) -> str:
-    key = _task_of(value).spec.key
+    key = value._self_task.spec.key
     assert isinstance(key, str)
     return key
 
@@ -262,7 +261,6 @@ def test_a_method_keys_its_instance(tmp_path: Path) -> None:
 KEY_SCRIPT = """
 import sys
 from asynckit import Pool
-from asynckit.value import _task_of
 
 calls = []
 with Pool(2, store=sys.argv[1]) as pool:
@@ -274,7 +272,7 @@ with Pool(2, store=sys.argv[1]) as pool:
 
     value = f({"alpha", "beta", "gamma", "delta", "epsilon"},
               {"k": frozenset({"x", "y", "z"}), ("t", 1): {"s", "t"}})
-    print(_task_of(value).spec.key, len(calls), value == ["alpha", "beta", "delta",
+    print(value._self_task.spec.key, len(calls), value == ["alpha", "beta", "delta",
                                                          "epsilon", "gamma"])
 """
 

@@ -481,6 +481,8 @@ OPERATIONS = [
     ("attribute", Box(), lambda v: v.label, "box"),
     ("method", "abc", lambda v: v.upper(), "ABC"),
     ("with", Box(), _with, ("inside", True)),
+    ("doc", Box(), lambda v: v.__doc__, Box.__doc__),
+    ("module", Box(), lambda v: v.__module__, __name__),
     # __index__
     ("range", 3, lambda v: list(range(v)), [0, 1, 2]),
     ("list index", 2, lambda v: [1, 2, 3][v], 3),
@@ -518,6 +520,19 @@ def test_operation_blocks_until_settled_then_acts_on_the_result(pool, gates, nam
     assert answer == expected
     assert type(answer) is type(expected)
     assert type(answer) is not AsyncValue
+
+
+def test_the_classes_keep_their_own_module_and_doc(pool):
+    # A value's __module__ and __doc__ are its result's; the class's are its own.
+    for cls in (AsyncValue, AsyncList, type(pool.map(ident, [1]))):
+        assert cls.__module__.startswith("asynckit.") and isinstance(cls.__module__, str)
+        assert isinstance(cls.__doc__, str) and cls.__doc__.strip()
+        assert pickle.loads(pickle.dumps(cls)) is cls
+        assert repr(cls) == f"<class '{cls.__module__}.{cls.__qualname__}'>"
+    assert "transparent proxy" in AsyncValue.__doc__
+    number = pool.do(ident, 3)
+    with pytest.raises(AttributeError):
+        number.__module__  # noqa: B018 - an int has none, and neither has its value
 
 
 def test_pickle_and_copy_give_plain_values(pool):

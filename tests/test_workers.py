@@ -91,16 +91,15 @@ def test_a_waited_for_result_is_published_once(monkeypatch: Any, pool: Pool) -> 
     # The settle's fast path publishes the result, then hands a node with a
     # waiting thread (or a chain edge, or a callback) to the general path:
     # that must not publish it a second time.
-    from asynckit import graph
-
+    # wrapt calls __wrapped_setattr_fixups__ after each assignment to
+    # __wrapped__ (the publish): count them there.
     published: list[Any] = []
-    real = graph._publish
 
-    def counting(proxy: Any, result: Any) -> None:
-        published.append(result)
-        real(proxy, result)
+    def counting(proxy: Any) -> tuple[()]:
+        published.append(proxy.__wrapped__)
+        return ()
 
-    monkeypatch.setattr(graph, "_publish", counting)
+    monkeypatch.setattr(asynckit.AsyncValue, "__wrapped_setattr_fixups__", counting)
     gate = threading.Event()
     waited = pool.do(lambda: gate.wait(10) and "waited")
     chained = pool.do(lambda: gate.wait(10) and "chained")

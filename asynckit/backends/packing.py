@@ -28,7 +28,6 @@ from ..inputs import opaque
 from ..node import QUEUED, Node, name_of
 from ..protocols import PoolHandle
 from ..run import fail
-from ..value import _set_task
 from .batches import DEFAULT_CHUNK_MAX, DEFAULT_CHUNK_SECONDS, Batch, Batching
 from .pickling import by_reference
 
@@ -84,7 +83,7 @@ class Packing(Batching):
         node = Node(pool, self, fn, None, None, None,
                     f"{name_of(fn)} x{len(items)} (a pool.map chunk)")
         proxy: ChunkValue[Any] = _new_chunk(ChunkValue)
-        _set_task(proxy, node)
+        proxy._self_task = node
         proxy._self_partial = []
         proxy._self_count = len(items)
         node.proxy = proxy

@@ -185,12 +185,9 @@ def _scan(todo: list[Any], found: list[Node]) -> list[Node]:
             continue
         for items in _stable(_items, obj):
             if not containers:
-                if kinds <= PROXY_TYPES:  # a list of AsyncValues: the gather idiom
-                    try:
-                        found.extend([item._self_task for item in items])
-                        continue
-                    except TypeError:  # changed since `kinds`: look at each item
-                        pass
+                # (Each item's type is checked again: the container may have
+                # changed since `kinds`, and attribute access would take any
+                # object's own `_self_task`.)
                 found.extend([item._self_task for item in items
                               if type(item) in PROXY_TYPES])
                 continue

@@ -248,7 +248,7 @@ class AsyncValue(_ProxyBase[T]):
     # lookup): the generic one costs half as much on every `value.get`,
     # every other attribute and every settle (wrapt looks up
     # __wrapped_setattr_fixups__ on each assignment to __wrapped__).
-    # The two names wrapt's intercepts, __module__ and __doc__, forward
+    # The two names wrapt intercepts, __module__ and __doc__, forward
     # through _ForwardedModule and _ForwardedDoc. (Hidden from type
     # checkers: to them a value's attributes are the result's, typed Any.)
     if not TYPE_CHECKING:

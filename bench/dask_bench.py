@@ -2,7 +2,10 @@
 
 One cluster (2 worker processes, 1 thread each, on 127.0.0.1) serves both
 sides; each repeat times ours, then the peer, on the same graph, and the
-rows give medians and ranges. Two graphs:
+rows give medians and ranges. Before each timed case the cluster is let go
+quiet (the scheduler holds no task: the previous case's releases, which
+Dask processes after the call returns, are not counted in the next one),
+and which side goes first alternates from repeat to repeat. Two graphs:
 
 - fan-out: 200 independent tasks, then wait until all have finished
   (``pool.wait()`` / ``distributed.wait``); the results stay on the cluster;
@@ -79,6 +82,18 @@ def _peer_reduction(client: Any) -> float:
     return took
 
 
+def _quiet(client: Any) -> None:
+    """Until the scheduler holds no task (5 s at most): what the previous case
+    released is processed before the next case is timed."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and client.run_on_scheduler(_task_count):
+        time.sleep(0.005)  # a bench helper, between timed cases: not measured
+
+
+def _task_count(dask_scheduler: Any) -> int:
+    return len(dask_scheduler.tasks)
+
+
 def rows(quick: bool) -> list[dict[str, Any]]:
     """The Dask rows: one dict per row, with ``name``, ``ours``, ``peer``,
     ``peer_name``, ``unit`` and ``target`` (the largest acceptable ours/peer),
@@ -96,11 +111,13 @@ def rows(quick: bool) -> list[dict[str, Any]]:
         pool = Pool(client=client, name="dask-bench")
         try:
             _ours_reduction(pool), _peer_reduction(client)  # warm up both sides
-            for _ in range(repeats):
-                fan[0].append(_ours_fan_out(pool))
-                fan[1].append(_peer_fan_out(client))
-                tree[0].append(_ours_reduction(pool))
-                tree[1].append(_peer_reduction(client))
+            cases = [(fan[0], _ours_fan_out, pool), (fan[1], _peer_fan_out, client),
+                     (tree[0], _ours_reduction, pool), (tree[1], _peer_reduction, client)]
+            for repeat in range(repeats):
+                for pair in (cases[0:2], cases[2:4]):
+                    for times, case, side in (pair if repeat % 2 == 0 else pair[::-1]):
+                        _quiet(client)
+                        times.append(case(side))
         finally:
             pool.shutdown()
     per_task = 1e3 / FAN_OUT

@@ -31,14 +31,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Stored", "look_up", "open_store"]
 
 
-def open_store(store: str | os.PathLike[str] | None, backend: str, client: Any) -> Store | None:
-    """``Pool(store=...)``: the store, or None; refused on Dask."""
-    if store is None:
-        return None
+def open_store(store: str | os.PathLike[str], backend: str, client: Any) -> Store:
+    """``Pool(store=...)``: the store; refused on Dask."""
     if client is not None or backend == "dask":
         raise ValueError("store= is not supported on the Dask backend (results stay "
                          "on the cluster); use threads or processes for a resumable run")
-    # Imported here: sqlite3, pickle and hashlib only for a pool with a store.
+    # Imported here: sqlite3 and pickle only for a pool with a store.
     from .store import Store
 
     return Store(store)

@@ -21,11 +21,9 @@ from . import lifecycle
 from .admission import Timer, admit, start_all
 from .asynclist import MapIterator, MapResult
 from .backends import make_backend
-from .cache import look_up, open_store
 from .errors import check_timeout
 from .graph import abandon, cancel, link
 from .inputs import ATOMS, scan
-from .mapping import map_calls
 from .node import CANCELLED, QUEUED, RUNNING, Node, name_of
 from .protocols import Backend
 from .task import (
@@ -101,7 +99,11 @@ class Pool(concurrent.futures.Executor):
         self._closed = lifecycle.exiting()
         self._timer: Timer | None = None
         self._loop_backend: Backend | None = None
-        self.store: Store | None = open_store(store, backend, client)  # for cache=True functions
+        self.store: Store | None = None  # for cache=True functions
+        if store is not None:  # cache.py, sqlite3 and hashlib only for a pool with a store
+            from .cache import open_store
+
+            self.store = open_store(store, backend, client)
         self._backend = make_backend(self, backend, self._worker_count, executor, client,
                                      address)
         # Weakly: the drain must not keep its pool alive (see backends.threads).
@@ -177,6 +179,8 @@ class Pool(concurrent.futures.Executor):
             if worker_of is not self and (worker_of is None or not lifecycle.exiting()):
                 raise lifecycle.refusal(self.name)
         if spec is not None and spec.store is not None:  # cache=True: look it up first
+            from .cache import look_up
+
             return look_up(self, spec, fn, args, kwargs, name, after, backend)
         if backend is None:
             code = getattr(fn, "__code__", None)
@@ -287,6 +291,8 @@ class Pool(concurrent.futures.Executor):
         ``list(r)`` gives every result. ``chunksize=k``: the processes and executor backends send
         the calls in chunks of ``k`` (processes, by default: ``Backend.chunking``); threads ignore it.
         """
+        from .mapping import map_calls  # here: import asynckit stays cheap
+
         return map_calls(self, self._backend, fn, iterables, timeout, chunksize, buffersize,
                          progress)
 

@@ -15,7 +15,6 @@ import wrapt
 
 from .asynclist import PROXY_TYPES
 from .gates import NO_KEY, Gate, KeyedGates, Later
-from .keys import function_identity
 from .node import HELD, QUEUED, Node, name_of
 from .value import describe
 
@@ -254,6 +253,8 @@ def make_spec(fn: Any, options: dict[str, Any], store: Store | None = None,
                         f"items in an async def function that returns a list")
     is_async = is_coroutine_function(fn)
     if checked["cache"]:
+        from .keys import function_identity  # keys.py only for cache=True functions
+
         spec = TaskSpec(checked, is_async, later, store)
         spec.function, spec.identity = function_identity(fn)
         return spec

@@ -665,10 +665,13 @@ def test_map_with_a_buffersize_caches_each_call(tmp_path: Path) -> None:
 @pytest.mark.timeout(60)
 def test_a_program_that_keeps_no_results_does_not_import_the_store() -> None:
     # sqlite3, pickle and hashlib came with `import asynckit` (4-8 ms): now
-    # with the first Pool(store=...) or asynckit.Store only.
-    # (Nor the picture of the graph: asynckit.to_dot on first use too.)
+    # with the first Pool(store=...) or asynckit.Store only. Nor do the
+    # cache=True machinery (asynckit.cache, asynckit.keys) or pool.map's
+    # (asynckit.mapping) come before their first use, nor the picture of the
+    # graph (asynckit.to_dot).
     code = ("import sys, asynckit; asynckit.Pool(2).do(abs, -1).get(); "
-            "print(sorted(m for m in ('sqlite3', 'hashlib', 'asynckit.store', 'asynckit.dot') "
+            "print(sorted(m for m in ('sqlite3', 'hashlib', 'asynckit.store', 'asynckit.dot', "
+            "'asynckit.cache', 'asynckit.keys', 'asynckit.mapping') "
             "if m in sys.modules)); print(asynckit.Store.__module__, "
             "asynckit.to_dot.__module__)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -26,7 +26,8 @@ the main thread (the asyncio way to hand coroutines to a loop in another
 thread, which is what the caller of an asynckit task does).
 
 Every figure is measured side by side in one process, alternating (asynckit,
-peer, asynckit, peer, ...), several repeats; rows give the median and the
+peer, asynckit, peer, ...; in ``rows``, which side goes first alternates from
+repeat to repeat), several repeats; rows give the median and the
 range, and ratio = asynckit / peer of the medians. The load average is
 printed: on a shared machine, compare ratios, not absolute figures.
 """
@@ -119,16 +120,16 @@ def rows(quick: bool) -> list[dict[str, Any]]:
     ``name``, ``ours``, ``peer``, ``peer_name``, ``unit`` and ``target`` (the
     largest acceptable ours/peer), plus ``ours_range``/``peer_range`` (min, max)."""
     count = 2_000 if quick else 10_000
-    repeats = 3 if quick else 7
+    repeats = 3 if quick else 11
     sides = Sides()
     noops: tuple[list[float], list[float]] = ([], [])
     naps: tuple[list[float], list[float]] = ([], [])
     try:
-        for _ in range(repeats):
-            noops[0].append(sides.ours(noop, count))
-            noops[1].append(sides.peer(noop, count))
-            naps[0].append(sides.ours(nap, count))
-            naps[1].append(sides.peer(nap, count))
+        for repeat in range(repeats):  # which side goes first alternates
+            for times, fn in ((noops, noop), (naps, nap)):
+                for side in ((0, 1) if repeat % 2 == 0 else (1, 0)):
+                    run = sides.ours if side == 0 else sides.peer
+                    times[side].append(run(fn, count))
     finally:
         sides.close()
     return [

@@ -36,7 +36,7 @@ def open_store(store: str | os.PathLike[str], backend: str, client: Any) -> Stor
     if client is not None or backend == "dask":
         raise ValueError("store= is not supported on the Dask backend (results stay "
                          "on the cluster); use threads or processes for a resumable run")
-    # Imported here: sqlite3 and pickle only for a pool with a store.
+    # Imported here: sqlite3, pickle and hashlib only for a pool with a store.
     from .store import Store
 
     return Store(store)

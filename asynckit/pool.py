@@ -100,7 +100,7 @@ class Pool(concurrent.futures.Executor):
         self._timer: Timer | None = None
         self._loop_backend: Backend | None = None
         self.store: Store | None = None  # for cache=True functions
-        if store is not None:  # cache.py, sqlite3 and hashlib only for a pool with a store
+        if store is not None:  # cache.py and the store (sqlite3, ...) only for a pool with one
             from .cache import open_store
 
             self.store = open_store(store, backend, client)
